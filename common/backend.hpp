@@ -1,0 +1,189 @@
+// Copyright 2026 The pocore Authors. SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The internal backend interface. A port owns one port_backend; the public
+// classes in include/pocore/ check arguments, fill in the record's private
+// part and call into it. win/ and posix/ implement it; the concept
+// `backend_impl` is static_assert'ed for each implementation so a backend
+// that drifts from the interface fails to build.
+
+#include <atomic>
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <system_error>
+
+#include "common/op_queue.hpp"
+#include "common/timer_queue.hpp"
+#include "pocore/endpoint.hpp"
+#include "pocore/error.hpp"
+#include "pocore/native.hpp"
+#include "pocore/socket.hpp"
+
+namespace pocore::detail {
+
+/// What a backend keeps per socket. Backends derive from it.
+struct socket_state {
+  native_handle_type handle = invalid_native_handle;
+  address_family family = address_family::unspecified;
+  socket_type type = socket_type::stream;
+  /// The user's non-blocking mode for synchronous calls.
+  std::atomic<bool> non_blocking{false};
+  /// This side has shut down sending (used to tell EPIPE apart).
+  std::atomic<bool> send_shut{false};
+};
+
+/// How a run call behaves.
+enum class run_mode : std::uint8_t {
+  run,       ///< until stopped or out of work
+  run_one,   ///< at most one callback, waiting (up to the timeout)
+  poll,      ///< every ready callback, no waiting
+  poll_one,  ///< at most one ready callback, no waiting
+};
+
+/// Steady-clock nanoseconds, the unit of timer deadlines.
+inline std::int64_t steady_now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+/// A per-port pool of convenience-handler blocks in power-of-two size
+/// classes, so a steady stream of lambda operations stops allocating.
+class handler_pool {
+ public:
+  handler_pool() = default;
+  handler_pool(const handler_pool&) = delete;
+  handler_pool& operator=(const handler_pool&) = delete;
+  ~handler_pool();
+  void* allocate(std::size_t size);
+  void deallocate(void* p, std::size_t size) noexcept;
+
+ private:
+  static constexpr std::size_t classes = 6;  // 64 .. 2048 bytes
+  static constexpr std::size_t keep_per_class = 256;
+  struct block {
+    block* next;
+  };
+  std::mutex mutex_;
+  block* free_[classes] = {};
+  std::size_t count_[classes] = {};
+};
+
+/// The platform-free part of every port: work counting, timers, the
+/// handler pool and the call that runs a callback.
+class port_core {
+ public:
+  port_core() = default;
+  port_core(const port_core&) = delete;
+  port_core& operator=(const port_core&) = delete;
+
+  /// A submission was made: one more callback is owed.
+  void work_started() noexcept { outstanding_.fetch_add(1, std::memory_order_relaxed); }
+  /// Runs a finished operation's callback, then retires its work count.
+  /// When the count reaches zero every run() is woken so it can return.
+  void invoke(operation& op) noexcept;
+  std::size_t outstanding() const noexcept { return outstanding_.load(std::memory_order_acquire); }
+
+  std::atomic<std::size_t>& open_sockets() noexcept { return open_sockets_; }
+
+  // Timers. The backend waits no longer than timer_timeout() and calls
+  // collect_timers() after each wait; push wakes it when the earliest
+  // deadline moved.
+  void timer_push(operation& op) noexcept;
+  bool timer_cancel(operation& op) noexcept;
+  std::size_t timer_cancel_owner(const void* owner) noexcept;
+  std::size_t timer_count_owner(const void* owner) const noexcept;
+  /// Moves expired waits to `out` (error and bytes set).
+  void collect_timers(op_queue& out) noexcept;
+  /// Milliseconds until the earliest deadline (rounded up), capped at
+  /// `cap`; -1 means no timer and no cap.
+  int timer_timeout_ms(int cap) const noexcept;
+  /// True if a timer is pending (cheap, lock-free hint).
+  bool has_timers() const noexcept { return timer_count_.load(std::memory_order_relaxed) != 0; }
+
+  handler_pool& pool() noexcept { return pool_; }
+
+  /// Wakes threads waiting in the backend so they re-check the stop flag,
+  /// the work count and the timers.
+  virtual void wake() noexcept = 0;
+  /// Queues a finished operation for a run() thread. Never invokes inline.
+  virtual void enqueue(operation& op) noexcept = 0;
+
+ protected:
+  ~port_core() = default;
+
+ private:
+  std::atomic<std::size_t> outstanding_{0};
+  std::atomic<std::size_t> open_sockets_{0};
+  mutable std::mutex timer_mutex_;
+  timer_queue timers_;
+  std::atomic<std::size_t> timer_count_{0};
+  handler_pool pool_;
+};
+
+/// The interface each backend implements.
+class port_backend : public port_core {
+ public:
+  virtual ~port_backend() = default;
+  virtual std::string_view name() const noexcept = 0;
+
+  /// Runs callbacks as `mode` says; `timeout` bounds the wait of run_one
+  /// (negative: no bound). Returns how many callbacks ran.
+  virtual std::size_t run(run_mode mode, std::chrono::milliseconds timeout) = 0;
+  virtual void stop() noexcept = 0;
+  virtual void restart() noexcept = 0;
+  virtual bool stopped() const noexcept = 0;
+
+  /// Takes ownership of an open native socket and associates it with the
+  /// port (IOCP association, non-blocking mode, ...). On failure the
+  /// handle is closed and null returned.
+  virtual socket_state* attach(native_handle_type h, address_family family, socket_type type,
+                               std::error_code& ec) noexcept = 0;
+  /// Aborts every pending operation (each completes with
+  /// operation_aborted), closes the handle and releases the state.
+  virtual void close(socket_state& s) noexcept = 0;
+
+  /// Starts an overlapped operation. The front end has counted the work,
+  /// set priv.kind/bufs/nbufs/owner and cleared error/bytes. `ep` is the
+  /// destination for connect (send_to uses datagram_operation::peer).
+  /// Every outcome, even failing at once, completes through enqueue().
+  virtual void submit(socket_state& s, operation& op, const endpoint* ep) noexcept = 0;
+  /// Cancels `op` if pending on `s`, or all of `s`'s operations if null.
+  virtual void cancel(socket_state& s, operation* op) noexcept = 0;
+};
+
+/// Compile-time check that a backend implements the whole interface.
+template <class B>
+concept backend_impl = std::derived_from<B, port_backend> && std::is_final_v<B> &&
+                       requires(B& b, socket_state& s, operation& op, native_handle_type h,
+                                std::error_code& ec) {
+                         { b.name() } -> std::same_as<std::string_view>;
+                         { b.run(run_mode::run, std::chrono::milliseconds{}) }
+                           -> std::same_as<std::size_t>;
+                         b.stop();
+                         b.restart();
+                         { b.stopped() } -> std::same_as<bool>;
+                         b.wake();
+                         b.enqueue(op);
+                         { b.attach(h, address_family::ipv4, socket_type::stream, ec) }
+                           -> std::same_as<socket_state*>;
+                         b.close(s);
+                         b.submit(s, op, nullptr);
+                         b.cancel(s, &op);
+                       };
+
+/// Makes the backend named `name` (empty: environment, then default).
+/// Defined once per platform, in win/ or posix/.
+std::unique_ptr<port_backend> make_backend(std::string_view name, std::error_code& ec);
+
+/// The backends this build contains. Defined once per platform.
+std::span<const std::string_view> backend_names() noexcept;
+
+inline std::error_code make_ec(errc e) noexcept { return make_error_code(e); }
+
+}  // namespace pocore::detail

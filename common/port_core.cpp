@@ -1,0 +1,94 @@
+// Copyright 2026 The pocore Authors. SPDX-License-Identifier: Apache-2.0
+
+#include <limits>
+
+#include "common/backend.hpp"
+
+namespace pocore::detail {
+
+void port_core::invoke(operation& op) noexcept {
+  // The work count drops only after the callback returns, so a callback
+  // that submits again keeps run() going without a gap in which another
+  // thread could see zero work and leave.
+  op.on_complete(op);
+  if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) == 1) wake();
+}
+
+void port_core::timer_push(operation& op) noexcept {
+  bool earliest;
+  {
+    std::lock_guard lock(timer_mutex_);
+    earliest = timers_.push(op);
+    timer_count_.store(timers_.size(), std::memory_order_relaxed);
+  }
+  // A thread may be asleep with a timeout computed for a later deadline.
+  if (earliest) wake();
+}
+
+bool port_core::timer_cancel(operation& op) noexcept {
+  {
+    std::lock_guard lock(timer_mutex_);
+    if (!timers_.remove(op)) return false;
+    timer_count_.store(timers_.size(), std::memory_order_relaxed);
+  }
+  op.error = make_error_code(errc::operation_aborted);
+  op.bytes = 0;
+  enqueue(op);
+  return true;
+}
+
+std::size_t port_core::timer_cancel_owner(const void* owner) noexcept {
+  op_queue aborted;
+  std::size_t n;
+  {
+    std::lock_guard lock(timer_mutex_);
+    n = timers_.remove_owner(owner, aborted);
+    timer_count_.store(timers_.size(), std::memory_order_relaxed);
+  }
+  while (operation* op = aborted.pop()) {
+    op->error = make_error_code(errc::operation_aborted);
+    op->bytes = 0;
+    enqueue(*op);
+  }
+  return n;
+}
+
+std::size_t port_core::timer_count_owner(const void* owner) const noexcept {
+  std::lock_guard lock(timer_mutex_);
+  return timers_.count_owner(owner);
+}
+
+void port_core::collect_timers(op_queue& out) noexcept {
+  if (!has_timers()) return;
+  std::int64_t now = steady_now_ns();
+  op_queue expired;
+  {
+    std::lock_guard lock(timer_mutex_);
+    timers_.pop_expired(now, expired);
+    timer_count_.store(timers_.size(), std::memory_order_relaxed);
+  }
+  for (operation* op = expired.front(); op != nullptr; op = op_access::priv(*op).next) {
+    op->error.clear();
+    op->bytes = 0;
+  }
+  out.splice(expired);
+}
+
+int port_core::timer_timeout_ms(int cap) const noexcept {
+  if (!has_timers()) return cap;
+  std::optional<std::int64_t> next;
+  {
+    std::lock_guard lock(timer_mutex_);
+    next = timers_.next_deadline();
+  }
+  if (!next) return cap;
+  std::int64_t wait_ns = *next - steady_now_ns();
+  if (wait_ns <= 0) return 0;
+  // Round up: waking a little late is harmless, waking early costs a spin.
+  std::int64_t ms = (wait_ns + 999'999) / 1'000'000;
+  if (ms > std::numeric_limits<int>::max()) ms = std::numeric_limits<int>::max();
+  if (cap >= 0 && ms > cap) return cap;
+  return static_cast<int>(ms);
+}
+
+}  // namespace pocore::detail

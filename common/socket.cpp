@@ -1,0 +1,247 @@
+// Copyright 2026 The pocore Authors. SPDX-License-Identifier: Apache-2.0
+//
+// The public socket: argument checks and record set-up, then one call into
+// the backend (overlapped) or the platform's synchronous functions.
+
+#include "common/sys.hpp"
+#include "pocore/socket.hpp"
+
+namespace pocore {
+namespace {
+
+using detail::op_kind;
+using detail::priv;
+
+// Prepares a record for submission. Returns false when the socket cannot
+// take it; the record has then been completed with `error` through the
+// port (never inline), or, with no port at all, the process aborts
+// because no thread could ever run the callback.
+bool begin(io_port* port, detail::socket_state* s, operation& op, op_kind kind,
+           const void* bufs, std::size_t nbufs) noexcept {
+  auto& p = priv(op);
+  p.kind = kind;
+  p.owner = s;
+  p.bufs = bufs;
+  p.nbufs = nbufs;
+  p.progress = 0;
+  p.state = 0;
+  p.flags = 0;
+  op.error.clear();
+  op.bytes = 0;
+  if (port == nullptr) detail::no_port_for_handler();
+  detail::port_backend& b = port->backend();
+  b.work_started();
+  if (s == nullptr) {
+    op.error = make_error_code(errc::bad_descriptor);
+    b.enqueue(op);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+socket& socket::operator=(socket&& other) noexcept {
+  if (this != &other) {
+    close();
+    port_ = other.port_;
+    state_ = std::exchange(other.state_, nullptr);
+  }
+  return *this;
+}
+
+socket::~socket() { close(); }
+
+std::error_code socket::open(address_family family, socket_type type) noexcept {
+  if (port_ == nullptr) return make_error_code(errc::bad_descriptor);
+  if (state_ != nullptr) return make_error_code(errc::invalid_argument);
+  if (family == address_family::unspecified ||
+      (family == address_family::local && type != socket_type::stream))
+    return make_error_code(errc::invalid_argument);
+  std::error_code ec;
+  native_handle_type h = detail::sys::open_socket(family, type, ec);
+  if (ec) return ec;
+  state_ = port_->backend().attach(h, family, type, ec);
+  return ec;
+}
+
+void socket::close() noexcept {
+  if (state_ == nullptr) return;
+  detail::socket_state* s = std::exchange(state_, nullptr);
+  port_->backend().close(*s);
+}
+
+native_handle_type socket::native_handle() const noexcept {
+  return state_ ? state_->handle : invalid_native_handle;
+}
+
+address_family socket::family() const noexcept {
+  return state_ ? state_->family : address_family::unspecified;
+}
+
+// ---- synchronous calls ----
+
+#define POCORE_REQUIRE_OPEN_EC() \
+  if (state_ == nullptr) return make_error_code(errc::bad_descriptor)
+#define POCORE_REQUIRE_OPEN(ec, value)           \
+  if (state_ == nullptr) {                       \
+    ec = make_error_code(errc::bad_descriptor); \
+    return value;                                \
+  }
+
+std::error_code socket::bind(const endpoint& ep) noexcept {
+  POCORE_REQUIRE_OPEN_EC();
+  return detail::sys::bind(*state_, ep);
+}
+
+std::error_code socket::listen(int backlog) noexcept {
+  POCORE_REQUIRE_OPEN_EC();
+  return detail::sys::listen(*state_, backlog);
+}
+
+socket socket::accept(std::error_code& ec, endpoint* peer) noexcept {
+  POCORE_REQUIRE_OPEN(ec, port_ ? socket(*port_) : socket())
+  native_handle_type h = detail::sys::accept(*state_, peer, ec);
+  if (ec) return socket(*port_);
+  detail::socket_state* s = port_->backend().attach(h, state_->family, state_->type, ec);
+  if (ec) return socket(*port_);
+  return socket(*port_, s);
+}
+
+std::error_code socket::connect(const endpoint& ep) noexcept {
+  POCORE_REQUIRE_OPEN_EC();
+  return detail::sys::connect(*state_, ep);
+}
+
+std::size_t socket::send(const_buffer b, std::error_code& ec) noexcept {
+  POCORE_REQUIRE_OPEN(ec, 0)
+  return detail::sys::send(*state_, b, ec);
+}
+
+std::size_t socket::recv(buffer b, std::error_code& ec) noexcept {
+  POCORE_REQUIRE_OPEN(ec, 0)
+  return detail::sys::recv(*state_, b, ec);
+}
+
+std::size_t socket::send_to(const_buffer b, const endpoint& to, std::error_code& ec) noexcept {
+  POCORE_REQUIRE_OPEN(ec, 0)
+  return detail::sys::send_to(*state_, b, to, ec);
+}
+
+std::size_t socket::recv_from(buffer b, endpoint& from, std::error_code& ec) noexcept {
+  POCORE_REQUIRE_OPEN(ec, 0)
+  return detail::sys::recv_from(*state_, b, from, ec);
+}
+
+std::error_code socket::shutdown(shutdown_how how) noexcept {
+  POCORE_REQUIRE_OPEN_EC();
+  return detail::sys::shutdown(*state_, how);
+}
+
+std::error_code socket::set_option(socket_option opt, int value) noexcept {
+  POCORE_REQUIRE_OPEN_EC();
+  return detail::sys::set_option(*state_, opt, value);
+}
+
+int socket::get_option(socket_option opt, std::error_code& ec) const noexcept {
+  POCORE_REQUIRE_OPEN(ec, 0)
+  return detail::sys::get_option(*state_, opt, ec);
+}
+
+std::error_code socket::set_non_blocking(bool on) noexcept {
+  POCORE_REQUIRE_OPEN_EC();
+  return detail::sys::set_non_blocking(*state_, on);
+}
+
+bool socket::non_blocking() const noexcept {
+  return state_ != nullptr && state_->non_blocking.load(std::memory_order_relaxed);
+}
+
+endpoint socket::local_endpoint(std::error_code& ec) const noexcept {
+  POCORE_REQUIRE_OPEN(ec, endpoint{})
+  return detail::sys::local_endpoint(*state_, ec);
+}
+
+endpoint socket::remote_endpoint(std::error_code& ec) const noexcept {
+  POCORE_REQUIRE_OPEN(ec, endpoint{})
+  return detail::sys::remote_endpoint(*state_, ec);
+}
+
+#undef POCORE_REQUIRE_OPEN
+#undef POCORE_REQUIRE_OPEN_EC
+
+// ---- overlapped calls ----
+
+void socket::async_accept(accept_operation& op) noexcept {
+  op.accepted = socket(*port_);
+  op.peer = endpoint{};
+  if (begin(port_, state_, op, op_kind::accept, nullptr, 0))
+    port_->backend().submit(*state_, op, nullptr);
+}
+
+void socket::async_connect(operation& op, const endpoint& ep) noexcept {
+  if (begin(port_, state_, op, op_kind::connect, nullptr, 0))
+    port_->backend().submit(*state_, op, &ep);
+}
+
+void socket::async_recv(operation& op, buffer b) noexcept {
+  priv(op).single = b;
+  if (begin(port_, state_, op, op_kind::recv, &priv(op).single, 1))
+    port_->backend().submit(*state_, op, nullptr);
+}
+
+void socket::async_recv(operation& op, std::span<const buffer> bufs) noexcept {
+  if (begin(port_, state_, op, op_kind::recv, bufs.data(), bufs.size()))
+    port_->backend().submit(*state_, op, nullptr);
+}
+
+void socket::async_send(operation& op, const_buffer b) noexcept {
+  // const_buffer and buffer share one layout; the single slot holds either.
+  priv(op).single = buffer{const_cast<void*>(b.data), b.size};
+  if (begin(port_, state_, op, op_kind::send, &priv(op).single, 1))
+    port_->backend().submit(*state_, op, nullptr);
+}
+
+void socket::async_send(operation& op, std::span<const const_buffer> bufs) noexcept {
+  if (begin(port_, state_, op, op_kind::send, bufs.data(), bufs.size()))
+    port_->backend().submit(*state_, op, nullptr);
+}
+
+void socket::async_recv_from(datagram_operation& op, buffer b) noexcept {
+  op.peer = endpoint{};
+  priv(op).single = b;
+  if (begin(port_, state_, op, op_kind::recv_from, &priv(op).single, 1))
+    port_->backend().submit(*state_, op, nullptr);
+}
+
+void socket::async_recv_from(datagram_operation& op, std::span<const buffer> bufs) noexcept {
+  op.peer = endpoint{};
+  if (begin(port_, state_, op, op_kind::recv_from, bufs.data(), bufs.size()))
+    port_->backend().submit(*state_, op, nullptr);
+}
+
+void socket::async_send_to(datagram_operation& op, const_buffer b) noexcept {
+  priv(op).single = buffer{const_cast<void*>(b.data), b.size};
+  if (begin(port_, state_, op, op_kind::send_to, &priv(op).single, 1))
+    port_->backend().submit(*state_, op, nullptr);
+}
+
+void socket::async_send_to(datagram_operation& op, std::span<const const_buffer> bufs) noexcept {
+  if (begin(port_, state_, op, op_kind::send_to, bufs.data(), bufs.size()))
+    port_->backend().submit(*state_, op, nullptr);
+}
+
+void socket::async_disconnect(operation& op) noexcept {
+  if (begin(port_, state_, op, op_kind::disconnect, nullptr, 0))
+    port_->backend().submit(*state_, op, nullptr);
+}
+
+void socket::cancel(operation& op) noexcept {
+  if (state_ != nullptr) port_->backend().cancel(*state_, &op);
+}
+
+void socket::cancel() noexcept {
+  if (state_ != nullptr) port_->backend().cancel(*state_, nullptr);
+}
+
+}  // namespace pocore

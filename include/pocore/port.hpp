@@ -1,0 +1,106 @@
+// Copyright 2026 The pocore Authors. SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+/// \file
+/// The completion port: owns a backend and runs completion callbacks.
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <system_error>
+
+#include "pocore/operation.hpp"
+
+namespace pocore {
+
+namespace detail {
+class port_backend;
+}
+
+/// Options fixed when a port is made.
+struct port_options {
+  /// Backend name: "epoll", "iocp" (later "io_uring", "kqueue"). Empty
+  /// means the `POCORE_BACKEND` environment variable if set, else the
+  /// platform default. Asking for a backend that cannot run here is an
+  /// error (`errc::backend_unavailable` or `errc::unknown_backend`), never a
+  /// silent fallback.
+  std::string_view backend = {};
+};
+
+/// A completion port, the counterpart of a Windows I/O completion port.
+///
+/// Operations submitted on the port's sockets and timers complete by
+/// having their callbacks run from `run`, `run_one`, `poll` or `poll_one`.
+/// Any number of threads may run one port at once; callbacks are spread
+/// over them. Every member function is thread-safe. Ports are independent:
+/// a process may hold many.
+///
+/// Sockets and timers must be closed or destroyed before their port.
+class io_port {
+ public:
+  /// Makes a port with the default backend (or `POCORE_BACKEND`).
+  /// Throws `std::system_error` if it cannot be made.
+  io_port();
+  /// Makes a port with the given options. Throws `std::system_error`.
+  explicit io_port(const port_options& options);
+  /// Makes a port; on failure `ec` is set and the port is unusable
+  /// (`valid()` is false).
+  io_port(const port_options& options, std::error_code& ec) noexcept;
+  ~io_port();
+  io_port(const io_port&) = delete;
+  io_port& operator=(const io_port&) = delete;
+
+  /// True when the backend was made successfully.
+  bool valid() const noexcept { return backend_ != nullptr; }
+  /// The backend's name: "epoll", "iocp", ...
+  std::string_view name() const noexcept;
+
+  /// Runs callbacks until the port is stopped or no work is outstanding
+  /// (no submitted operation awaits its callback). Returns how many ran.
+  std::size_t run();
+  /// Runs at most one callback, waiting for one if work is outstanding.
+  std::size_t run_one();
+  /// Like `run_one` but waits at most `timeout`.
+  std::size_t run_one_for(std::chrono::milliseconds timeout);
+  /// Runs every callback that is ready now, without waiting.
+  std::size_t poll();
+  /// Runs at most one ready callback, without waiting.
+  std::size_t poll_one();
+
+  /// Makes every `run` return as soon as it can. Pending operations stay
+  /// pending and complete after `restart` and another `run`.
+  void stop() noexcept;
+  /// True after `stop` until `restart`.
+  bool stopped() const noexcept;
+  /// Clears the stopped state so `run` may be called again.
+  void restart() noexcept;
+
+  /// Queues `op` to complete with no error and `op.bytes` unchanged
+  /// (PostQueuedCompletionStatus). Callable from any thread.
+  void post(operation& op) noexcept;
+
+  /// Operations submitted but whose callbacks have not started.
+  std::size_t outstanding() const noexcept;
+  /// Sockets opened on this port and not yet closed.
+  std::size_t open_sockets() const noexcept;
+
+  /// Keeps `run` from returning for lack of work while held.
+  void add_work() noexcept;
+  /// Releases one `add_work`.
+  void remove_work() noexcept;
+
+  /// The backend (pocore-internal).
+  detail::port_backend& backend() const noexcept { return *backend_; }
+
+ private:
+  std::unique_ptr<detail::port_backend> backend_;
+};
+
+/// The backends this build can make, in order of preference, as
+/// comma-free names; each entry is usable in `port_options::backend` if it
+/// works on this machine.
+std::span<const std::string_view> compiled_backends() noexcept;
+
+}  // namespace pocore
