@@ -1,0 +1,160 @@
+# Copyright 2026 The pocore Authors. SPDX-License-Identifier: Apache-2.0
+# Helpers shared by ci/test.sh and ci/demo.sh. Source it; it defines
+# functions and a few variables and runs nothing by itself.
+
+POCORE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Where the builds go. CMakePresets.json names build/<preset>; a different
+# root (for experiments next to a real build) is passed with -B.
+BUILD_ROOT="${POCORE_BUILD_ROOT:-$POCORE_ROOT/build}"
+WINE="${WINE:-/usr/lib/wine/wine64}"
+WINESERVER="${WINESERVER:-/usr/lib/wine/wineserver}"
+JOBS="${POCORE_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+
+log() { printf '\n==> %s\n' "$*"; }
+warn() { printf 'warning: %s\n' "$*" >&2; }
+die() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+# ensure_packages PKG... — installs the Debian/Ubuntu packages that are not
+# installed yet. Does nothing (and never touches apt) when all are present,
+# so a prepared machine or a developer without root is not slowed down.
+ensure_packages() {
+  local missing=() p
+  for p in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+      missing+=("$p")
+    fi
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then
+    echo "packages: all ${#@} present"
+    return 0
+  fi
+  command -v apt-get >/dev/null || die "missing packages (${missing[*]}) and no apt-get"
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "missing packages (${missing[*]}); run as root"
+    sudo="sudo"
+  fi
+  log "installing: ${missing[*]}"
+  # apt-get update first: on a fresh machine the package lists are empty.
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    "${missing[@]}"
+}
+
+# The packages each part of the build needs (Debian 12 / Ubuntu names).
+PKGS_LINUX=(cmake ninja-build g++ clang libgtest-dev googletest libboost-dev liburing-dev
+  valgrind)
+PKGS_WINE=(g++-mingw-w64-x86-64-posix wine64)
+
+# Runs "$@" and prints how long it took; the result is in $LAST_SECONDS.
+LAST_SECONDS=0
+timed() {
+  local start=$SECONDS rc=0
+  "$@" || rc=$?
+  LAST_SECONDS=$((SECONDS - start))
+  return $rc
+}
+
+fmt_secs() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+
+# ---- Wine: one prefix per build, a persistent wineserver while it runs ----
+
+wine_env() {
+  export WINEPREFIX="$1/wineprefix"
+  export WINEDEBUG=-all
+  # Without this an access violation starts winedbg, which can make a
+  # crashed test exit 0 (WINE.md, pitfall 1).
+  export WINEDLLOVERRIDES="winedbg.exe=d"
+}
+
+# wine_start BUILD_DIR — makes the prefix if needed and starts a persistent
+# wineserver so each test exe starts in ~25 ms instead of ~0.3 s.
+wine_start() {
+  wine_env "$1"
+  if [ ! -f "$WINEPREFIX/system.reg" ]; then
+    log "creating Wine prefix $WINEPREFIX"
+    "$WINE" wineboot -i >/dev/null 2>&1 || warn "wineboot -i returned non-zero"
+  fi
+  "$WINESERVER" -p >/dev/null 2>&1 || true
+  WINE_STARTED_FOR="$1"
+}
+
+wine_stop() {
+  if [ -n "${WINE_STARTED_FOR:-}" ]; then
+    WINEPREFIX="$WINE_STARTED_FOR/wineprefix" "$WINESERVER" -k >/dev/null 2>&1 || true
+    WINE_STARTED_FOR=""
+  fi
+}
+
+# ---- ThreadSanitizer on new kernels ----
+
+# Prints the command prefix TSan binaries need on this kernel: nothing, or
+# `setarch <arch> -R`. Kernels with vm.mmap_rnd_bits > 28 (the default on
+# some distributions since 6.x) place mappings where older TSan runtimes
+# do not expect them and every binary dies with "FATAL: ThreadSanitizer:
+# unexpected memory mapping"; running without address randomisation avoids
+# that. A tiny probe decides, so machines that are fine run unchanged.
+tsan_runner() {
+  local dir="$1" probe="$1/tsan-probe"
+  mkdir -p "$dir"
+  if [ ! -x "$probe" ]; then
+    printf '#include <thread>\nint main(){int x=0;std::thread t([&]{x=1;});t.join();return x-1;}\n' \
+      >"$probe.cpp"
+    "${CXX:-c++}" -std=c++20 -fsanitize=thread -O1 "$probe.cpp" -o "$probe" >/dev/null 2>&1 ||
+      return 0
+  fi
+  if "$probe" >/dev/null 2>&1; then
+    return 0
+  fi
+  if setarch "$(uname -m)" -R "$probe" >/dev/null 2>&1; then
+    echo "setarch $(uname -m) -R"
+  fi
+}
+
+# ---- ctest result summary ----
+
+# summarize_ctest LOG LEG — prints passed/failed/skipped per group from a
+# ctest log. Names are conformance.<case>.<backend>, example.<prog>.<backend>
+# and unit.<case>; the group is "conformance/<backend>", "example/<backend>",
+# "unit" or "other". Adds the totals to TOTAL_PASS/FAIL/SKIP and prints the
+# failed names.
+TOTAL_PASS=0
+TOTAL_FAIL=0
+TOTAL_SKIP=0
+summarize_ctest() {
+  local logf="$1" leg="$2" out
+  out="$(awk -v leg="$leg" '
+    /Test +#[0-9]+: / {
+      line = $0
+      sub(/.*Test +#[0-9]+: /, "", line)
+      name = line; sub(/ .*/, "", name)
+      if (line ~ / Passed /) st = "pass"
+      else if (line ~ /\*\*\*Skipped|Not Run \(Disabled\)/) st = "skip"
+      else st = "fail"
+      n = split(name, p, ".")
+      if (p[1] == "conformance" || p[1] == "example") grp = p[1] "/" p[n]
+      else if (p[1] == "unit") grp = "unit"
+      else grp = "other"
+      cnt[grp, st]++; groups[grp] = 1; tot[st]++
+      if (st == "fail") failed[++nf] = name
+    }
+    END {
+      for (g in groups) printf "  %-8s %-24s %6d passed %6d failed %6d skipped\n", leg, g, cnt[g, "pass"], cnt[g, "fail"], cnt[g, "skip"] | "sort"
+      close("sort")
+      for (i = 1; i <= nf; i++) printf "  %-8s FAILED: %s\n", leg, failed[i]
+      printf "TOTALS %d %d %d\n", tot["pass"], tot["fail"], tot["skip"]
+    }' "$logf")"
+  printf '%s\n' "$out" | grep -v '^TOTALS'
+  local t
+  t="$(printf '%s\n' "$out" | awk '/^TOTALS/ { print $2, $3, $4 }')"
+  set -- $t
+  TOTAL_PASS=$((TOTAL_PASS + ${1:-0}))
+  TOTAL_FAIL=$((TOTAL_FAIL + ${2:-0}))
+  TOTAL_SKIP=$((TOTAL_SKIP + ${3:-0}))
+  LEG_PASS=${1:-0}
+  LEG_FAIL=${2:-0}
+  LEG_SKIP=${3:-0}
+}

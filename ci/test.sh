@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Copyright 2026 The pocore Authors. SPDX-License-Identifier: Apache-2.0
+#
+# Builds pocore and runs the whole test suite, leg by leg:
+#   default  Release, g++            (CMakePresets.json "default")
+#   asan     address+undefined, clang++ when present (the second compiler)
+#   tsan     ThreadSanitizer, g++
+#   mingw    the Windows build (MinGW-w64), every test run under Wine
+# On a fresh Debian 12 / Ubuntu machine run it as root: it installs what is
+# missing first (nothing when everything is there). Exits non-zero if any
+# leg fails to build or any test fails.
+#
+# Usage: ci/test.sh [--quick] [--leg NAME]... [--no-install] [--stop-on-failure]
+#   --quick            only the default leg
+#   --leg NAME         run only this leg (repeatable): default asan tsan mingw
+#   --no-install       never call apt-get
+#   --stop-on-failure  stop after the first failing leg
+# Environment: POCORE_BUILD_ROOT (default <repo>/build), POCORE_JOBS,
+#   POCORE_ASAN_CXX (compiler of the asan leg, default clang++ if found).
+set -euo pipefail
+
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ALL_LEGS=(default asan tsan mingw)
+legs=()
+install=1
+stop_on_failure=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) legs=(default) ;;
+    --leg)
+      [ $# -ge 2 ] || die "--leg needs a name"
+      case " ${ALL_LEGS[*]} " in *" $2 "*) ;; *) die "unknown leg '$2' (${ALL_LEGS[*]})" ;; esac
+      legs+=("$2")
+      shift
+      ;;
+    --leg=*) legs+=("${1#--leg=}") ;;
+    --no-install) install=0 ;;
+    --stop-on-failure) stop_on_failure=1 ;;
+    -h | --help)
+      sed -n '3,21p' "$0" | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    *) die "unknown argument '$1' (try --help)" ;;
+  esac
+  shift
+done
+[ ${#legs[@]} -gt 0 ] || legs=("${ALL_LEGS[@]}")
+
+cd "$POCORE_ROOT"
+total_start=$SECONDS
+
+# ---- set-up ----
+pkgs=("${PKGS_LINUX[@]}")
+case " ${legs[*]} " in *" mingw "*) pkgs+=("${PKGS_WINE[@]}") ;; esac
+if [ "$install" -eq 1 ]; then
+  log "checking packages"
+  ensure_packages "${pkgs[@]}"
+fi
+# Wine needs host descriptors per socket; the stress cases open thousands.
+ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+trap wine_stop EXIT
+
+# ---- one leg: configure, build, test ----
+declare -A leg_status leg_build_secs leg_test_secs leg_counts
+failed_legs=()
+
+run_leg() {
+  local leg="$1" dir="$BUILD_ROOT/$1" runner="" extra=()
+  mkdir -p "$dir"
+  rm -f "$dir/ctest.log"
+  case "$leg" in
+    asan)
+      local cxx="${POCORE_ASAN_CXX:-}"
+      if [ -z "$cxx" ] && command -v clang++ >/dev/null; then cxx=clang++; fi
+      [ -z "$cxx" ] || extra+=("-DCMAKE_CXX_COMPILER=$cxx")
+      local -x ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
+      local -x UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+      ;;
+    tsan)
+      local -x TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
+      runner="$(tsan_runner "$dir")"
+      [ -z "$runner" ] || echo "TSan needs '$runner' on this kernel ($(uname -r))"
+      ;;
+    mingw)
+      [ -f ci/mingw-w64-x86_64.cmake ] || {
+        echo "ci/mingw-w64-x86_64.cmake is missing"
+        return 1
+      }
+      # The build runs test exes too (gtest discovery), so Wine is up first.
+      wine_start "$dir"
+      ;;
+    default) extra+=("-DCMAKE_CXX_COMPILER=${CXX:-g++}") ;;
+  esac
+
+  log "[$leg] configure + build ($dir)"
+  local start=$SECONDS
+  if ! cmake --preset "$leg" -B "$dir" "${extra[@]}" >"$dir/configure.log" 2>&1; then
+    cat "$dir/configure.log"
+    leg_build_secs[$leg]=$((SECONDS - start))
+    return 1
+  fi
+  if ! cmake --build "$dir" -j "$JOBS"; then
+    leg_build_secs[$leg]=$((SECONDS - start))
+    return 1
+  fi
+  leg_build_secs[$leg]=$((SECONDS - start))
+
+  log "[$leg] ctest"
+  start=$SECONDS
+  local rc=0
+  # ctest -j2: the machine has 2 cores; tests set their own timeouts and
+  # --timeout bounds any that forgot.
+  (cd "$dir" && $runner ctest -j 2 --output-on-failure --timeout 180 --no-tests=error) \
+    2>&1 | tee "$dir/ctest.log" || rc=$?
+  leg_test_secs[$leg]=$((SECONDS - start))
+  [ "$leg" != mingw ] || wine_stop
+  return $rc
+}
+
+for leg in "${legs[@]}"; do
+  mkdir -p "$BUILD_ROOT"
+  leg_build_secs[$leg]=0
+  leg_test_secs[$leg]=0
+  if run_leg "$leg"; then
+    leg_status[$leg]=ok
+  else
+    leg_status[$leg]=FAILED
+    failed_legs+=("$leg")
+  fi
+  if [ "$stop_on_failure" -eq 1 ] && [ "${leg_status[$leg]}" != ok ]; then break; fi
+done
+wine_stop
+
+# ---- summary ----
+log "summary"
+printf '  %-8s %-7s %9s %9s\n' leg status build test
+for leg in "${legs[@]}"; do
+  [ -n "${leg_status[$leg]:-}" ] || continue
+  printf '  %-8s %-7s %9s %9s\n' "$leg" "${leg_status[$leg]}" \
+    "$(fmt_secs "${leg_build_secs[$leg]}")" "$(fmt_secs "${leg_test_secs[$leg]}")"
+done
+echo
+for leg in "${legs[@]}"; do
+  [ -n "${leg_status[$leg]:-}" ] || continue
+  logf="$BUILD_ROOT/$leg/ctest.log"
+  if [ -f "$logf" ]; then
+    summarize_ctest "$logf" "$leg"
+  else
+    printf '  %-8s did not reach ctest (configure or build failed)\n' "$leg"
+  fi
+done
+echo
+echo "total time: $(fmt_secs $((SECONDS - total_start)))"
+if [ ${#failed_legs[@]} -gt 0 ]; then
+  echo "failed legs: ${failed_legs[*]}"
+fi
+echo "total: $TOTAL_PASS passed, $TOTAL_FAIL failed, $TOTAL_SKIP skipped"
+[ ${#failed_legs[@]} -eq 0 ] && [ "$TOTAL_FAIL" -eq 0 ]

@@ -1,0 +1,416 @@
+// Copyright 2026 The pocore Authors. SPDX-License-Identifier: Apache-2.0
+//
+// The proactor core: socket pool, submission, cancel, close, readiness
+// dispatch and the run loop. The non-blocking attempts themselves are in
+// proactor_ops.cpp; the readiness source (epoll) in epoll_reactor.cpp.
+
+#include "posix/proactor.hpp"
+
+#include <climits>
+#include <new>
+
+#include "common/sys.hpp"
+
+namespace pocore::detail {
+namespace {
+
+// The port whose run() this thread is inside (innermost, if nested). An
+// operation finished on such a thread needs no wake-up: the thread itself
+// goes back to the completion queue before it waits again, which keeps
+// the hot path (callback -> submit -> finished at once) free of eventfd
+// writes.
+thread_local const proactor* tls_running = nullptr;
+
+struct run_scope {
+  const proactor* prev;
+  explicit run_scope(const proactor* p) noexcept : prev(tls_running) { tls_running = p; }
+  ~run_scope() { tls_running = prev; }
+  run_scope(const run_scope&) = delete;
+  run_scope& operator=(const run_scope&) = delete;
+};
+
+void abort_op(operation& op) noexcept {
+  op.error = make_error_code(errc::operation_aborted);
+  op.bytes = priv(op).progress;  // a send cut short says how much went out
+}
+
+void abort_all(op_queue& q, op_queue& done) noexcept {
+  while (operation* op = q.pop()) {
+    abort_op(*op);
+    done.push(*op);
+  }
+}
+
+// Callbacks run back to back before the run loop looks at the readiness
+// source and the timers again, so a stream of posts cannot starve them.
+constexpr int max_callbacks_between_polls = 64;
+
+}  // namespace
+
+proactor::~proactor() {
+  // Sockets still open belong to a user who broke the rule "close sockets
+  // before their port". Their descriptors are closed so nothing leaks;
+  // their pending operations are dropped without callbacks, since no
+  // thread can run this port any more.
+  for (auto& slot : chunks_) {
+    chunk* c = slot.load(std::memory_order_acquire);
+    if (c == nullptr) continue;
+    for (auto& s : c->sockets) {
+      if (!s.closed) sys::close_handle(s.handle);
+    }
+    delete c;
+  }
+}
+
+// ---- the socket pool ----
+
+proactor_socket* proactor::lookup(std::uint32_t index) const noexcept {
+  std::uint32_t c = index >> chunk_bits;
+  if (c >= max_chunks) return nullptr;
+  chunk* ch = chunks_[c].load(std::memory_order_acquire);
+  return ch == nullptr ? nullptr : &ch->sockets[index & (chunk_size - 1)];
+}
+
+proactor_socket* proactor::allocate_socket() noexcept {
+  std::lock_guard lock(pool_mutex_);
+  if (free_ != nullptr) {
+    proactor_socket* s = free_;
+    free_ = s->next_free;
+    s->next_free = nullptr;
+    return s;
+  }
+  if (used_ >= max_chunks * chunk_size) return nullptr;
+  std::uint32_t index = used_;
+  std::uint32_t c = index >> chunk_bits;
+  chunk* ch = chunks_[c].load(std::memory_order_relaxed);
+  if (ch == nullptr) {
+    ch = new (std::nothrow) chunk;
+    if (ch == nullptr) return nullptr;
+    for (std::uint32_t i = 0; i < chunk_size; ++i) ch->sockets[i].index = (c << chunk_bits) | i;
+    chunks_[c].store(ch, std::memory_order_release);
+  }
+  ++used_;
+  return &ch->sockets[index & (chunk_size - 1)];
+}
+
+void proactor::release_socket(proactor_socket& s) noexcept {
+  std::lock_guard lock(pool_mutex_);
+  s.next_free = free_;
+  free_ = &s;
+}
+
+socket_state* proactor::attach(native_handle_type h, address_family family, socket_type type,
+                               std::error_code& ec) noexcept {
+  proactor_socket* s = allocate_socket();
+  if (s == nullptr) {
+    sys::close_handle(h);
+    ec = make_error_code(errc::too_many_files);
+    return nullptr;
+  }
+  // No lock: attach runs under a listener's lock (async accept), and a
+  // recycled state's own lock would nest inside it. A stale event that
+  // locks this state meanwhile reads only `generation`, which close()
+  // already moved on and attach leaves alone; events of the new socket
+  // exist only after its registration, made under its lock later.
+  s->handle = h;
+  s->family = family;
+  s->type = type;
+  s->non_blocking.store(false, std::memory_order_relaxed);
+  s->send_shut.store(false, std::memory_order_relaxed);
+  s->closed = false;
+  s->registered = false;
+  s->peer_closed = false;
+  s->read_ready = true;
+  s->write_ready = true;
+  // Registration with the source is lazy (first operation that would
+  // block): sockets used only synchronously, or whose operations always
+  // finish at once, never cost an epoll_ctl.
+  open_sockets().fetch_add(1, std::memory_order_relaxed);
+  ec.clear();
+  return s;
+}
+
+void proactor::close(socket_state& state) noexcept {
+  auto& s = static_cast<proactor_socket&>(state);
+  {
+    std::lock_guard lock(s.mutex);
+    if (s.closed) return;
+    s.closed = true;
+    // Events already taken from the source by another thread still carry
+    // the old generation; on_ready() drops them.
+    ++s.generation;
+    op_queue done;
+    abort_all(s.read_q, done);
+    abort_all(s.write_q, done);
+    // Deregister before closing: the kernel would forget the descriptor by
+    // itself only if no dup() or fork() shares the open file.
+    if (s.registered) source_remove(s);
+    s.registered = false;
+    sys::close_handle(s.handle);
+    s.handle = invalid_native_handle;
+    complete(done);
+  }
+  open_sockets().fetch_sub(1, std::memory_order_relaxed);
+  release_socket(s);
+}
+
+// ---- submission ----
+
+bool proactor::park(proactor_socket& s, op_queue& q, operation& op, op_queue& done) noexcept {
+  if (s.registered) return true;
+  if (auto ec = source_add(s)) {
+    q.remove(op);
+    op.error = ec;
+    done.push(op);
+    return false;
+  }
+  s.registered = true;
+  return true;
+}
+
+void proactor::run_queue(proactor_socket& s, op_queue& q, bool& ready, op_queue& done) noexcept {
+  while (operation* op = q.front()) {
+    if (!ready && needs_readiness(s, *op)) break;
+    if (perform_op(*this, s, *op) == perform_result::would_block) break;
+    q.pop();
+    done.push(*op);
+  }
+}
+
+void proactor::submit(socket_state& state, operation& op, const endpoint* ep) noexcept {
+  auto& s = static_cast<proactor_socket&>(state);
+  op_queue done;
+  if (priv(op).kind == op_kind::send_to) {
+    if (auto ec = prepare_send_to(s, op)) {
+      op.error = ec;
+      enqueue(op);
+      return;
+    }
+  }
+  std::lock_guard lock(s.mutex);
+  op_queue* q = nullptr;
+  bool* ready = nullptr;
+  switch (priv(op).kind) {
+    case op_kind::recv:
+    case op_kind::recv_from:
+    case op_kind::accept:
+      q = &s.read_q;
+      ready = &s.read_ready;
+      break;
+    case op_kind::send:
+    case op_kind::send_to:
+    case op_kind::disconnect:
+    case op_kind::connect:
+      q = &s.write_q;
+      ready = &s.write_ready;
+      break;
+    default:
+      break;
+  }
+  if (s.closed || q == nullptr) {
+    op.error = make_error_code(s.closed ? errc::bad_descriptor : errc::invalid_argument);
+    done.push(op);
+  } else if (priv(op).kind == op_kind::connect) {
+    // connect() is made now whatever the queue holds: the destination is
+    // only valid during this call. What remains waits for writability.
+    if (ep == nullptr) {
+      op.error = make_error_code(errc::invalid_argument);
+      done.push(op);
+    } else if (start_connect(s, op, *ep) == perform_result::done) {
+      done.push(op);
+    } else {
+      s.write_ready = false;
+      q->push(op);
+      park(s, *q, op, done);
+    }
+  } else {
+    // Only the front of a queue is ever tried, which keeps sends in
+    // submission order on the wire and recvs in submission order on the
+    // data (guarantee 4).
+    bool was_empty = q->empty();
+    q->push(op);
+    if (was_empty) run_queue(s, *q, *ready, done);
+    if (!q->empty()) park(s, *q, op, done);
+  }
+  complete(done);
+}
+
+void proactor::cancel(socket_state& state, operation* op) noexcept {
+  auto& s = static_cast<proactor_socket&>(state);
+  std::lock_guard lock(s.mutex);
+  if (s.closed) return;
+  op_queue done;
+  if (op == nullptr) {
+    abort_all(s.read_q, done);
+    abort_all(s.write_q, done);
+  } else if (s.read_q.remove(*op)) {
+    abort_op(*op);
+    done.push(*op);
+    // The next one may finish without readiness (e.g. a zero-length recv).
+    run_queue(s, s.read_q, s.read_ready, done);
+  } else if (s.write_q.remove(*op)) {
+    abort_op(*op);
+    done.push(*op);
+    // A disconnect waiting behind a cancelled send goes now.
+    run_queue(s, s.write_q, s.write_ready, done);
+  }
+  // Not queued: it has finished already and its callback is on its way.
+  complete(done);
+}
+
+// ---- readiness ----
+
+void proactor::on_ready(std::uint64_t token, bool readable, bool writable,
+                        bool hangup) noexcept {
+  proactor_socket* s = lookup(static_cast<std::uint32_t>(token));
+  if (s == nullptr) return;
+  std::lock_guard lock(s->mutex);
+  // Generation first: for a stale event it is the only field read (see
+  // attach()).
+  if (s->generation != static_cast<std::uint32_t>(token >> 32) || s->closed) return;
+  if (hangup) s->peer_closed = true;
+  op_queue done;
+  // Writes first: a failed connect must read its error (SO_ERROR) before
+  // a recv queued behind it could consume the same pending error.
+  if (writable) {
+    s->write_ready = true;
+    run_queue(*s, s->write_q, s->write_ready, done);
+  }
+  if (readable) {
+    s->read_ready = true;
+    run_queue(*s, s->read_q, s->read_ready, done);
+  }
+  complete(done);
+}
+
+// ---- the completion queue ----
+
+void proactor::signal_waiters() noexcept {
+  // Pairs with the fetch_add in run(). Both are read-modify-writes of
+  // waiting_, so one is ordered after the other: either the sleeper's
+  // comes second and it sees what was published before this call (queue,
+  // stop flag, work count, timer), or ours comes second and sees the
+  // sleeper. (A fence would do the same, but ThreadSanitizer cannot model
+  // fences.)
+  if (waiting_.fetch_add(0, std::memory_order_acq_rel) > 0) source_signal();
+}
+
+void proactor::complete(op_queue& done) noexcept {
+  if (done.empty()) return;
+  {
+    std::lock_guard lock(mutex_);
+    completed_.splice(done);
+  }
+  if (tls_running != this) signal_waiters();
+}
+
+void proactor::enqueue(operation& op) noexcept {
+  {
+    std::lock_guard lock(mutex_);
+    completed_.push(op);
+  }
+  if (tls_running != this) signal_waiters();
+}
+
+operation* proactor::pop_completion() noexcept {
+  operation* op;
+  bool more;
+  {
+    std::lock_guard lock(mutex_);
+    op = completed_.pop();
+    more = !completed_.empty();
+  }
+  // Spread the rest over the other threads (guarantee 8).
+  if (op != nullptr && more) signal_waiters();
+  return op;
+}
+
+bool proactor::completions_empty() noexcept {
+  std::lock_guard lock(mutex_);
+  return completed_.empty();
+}
+
+void proactor::gather_timers() noexcept {
+  if (!has_timers()) return;
+  op_queue expired;
+  collect_timers(expired);
+  if (expired.empty()) return;
+  std::lock_guard lock(mutex_);
+  completed_.splice(expired);
+}
+
+void proactor::wake() noexcept { signal_waiters(); }
+
+void proactor::stop() noexcept {
+  stopped_.store(true, std::memory_order_seq_cst);
+  wake();
+}
+
+void proactor::restart() noexcept { stopped_.store(false, std::memory_order_seq_cst); }
+
+// ---- run ----
+
+std::size_t proactor::run(run_mode mode, std::chrono::milliseconds timeout) {
+  if (stopped() || outstanding() == 0) return 0;
+  const bool polling = mode == run_mode::poll || mode == run_mode::poll_one;
+  const bool one = mode == run_mode::run_one || mode == run_mode::poll_one;
+  const bool bounded = mode == run_mode::run_one && timeout.count() >= 0;
+  const std::int64_t deadline =
+      bounded ? steady_now_ns() +
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count()
+              : 0;
+  run_scope scope(this);
+  std::size_t n = 0;
+  bool drained = false;  // this thread consumed a signal that may have been for all
+  bool polled = false;   // a non-blocking look found nothing since the last callback
+  int streak = 0;        // callbacks since the source was last asked
+  for (;;) {
+    if (stopped()) break;
+    if (streak >= max_callbacks_between_polls) {
+      drained |= source_wait(0);
+      gather_timers();
+      streak = 0;
+    }
+    if (operation* op = pop_completion()) {
+      invoke(*op);
+      ++n;
+      ++streak;
+      polled = false;
+      if (one) break;
+      continue;
+    }
+    if (outstanding() == 0) break;
+    int cap = -1;
+    if (polling) {
+      cap = 0;
+    } else if (bounded) {
+      std::int64_t left = deadline - steady_now_ns();
+      std::int64_t ms = left <= 0 ? 0 : (left + 999'999) / 1'000'000;
+      cap = ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
+    }
+    if (cap == 0) {
+      if (polled) break;  // one last non-blocking look found nothing
+      polled = true;
+      drained |= source_wait(0);
+    } else {
+      // Announce the sleep, then look once more at everything a waker
+      // publishes before it signals (see signal_waiters()).
+      waiting_.fetch_add(1, std::memory_order_acq_rel);
+      if (stopped() || outstanding() == 0 || !completions_empty()) {
+        waiting_.fetch_sub(1, std::memory_order_relaxed);
+        continue;
+      }
+      drained |= source_wait(timer_timeout_ms(cap));
+      waiting_.fetch_sub(1, std::memory_order_relaxed);
+    }
+    streak = 0;
+    gather_timers();
+  }
+  // A signal this thread consumed may have been meant for every waiter
+  // (stop, no more work, a moved timer), and work may be left that this
+  // thread will not run: pass the wake-up on to the threads still asleep.
+  if (drained || stopped() || outstanding() == 0 || !completions_empty()) signal_waiters();
+  return n;
+}
+
+}  // namespace pocore::detail

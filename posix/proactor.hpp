@@ -1,0 +1,163 @@
+// Copyright 2026 The pocore Authors. SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The reactor-driven proactor shared by the epoll and kqueue backends.
+//
+// Each socket keeps one queue of pending operations per direction. A new
+// operation whose queue is empty is tried at once (non-blocking); what
+// would block waits in its queue, and the socket is registered with the
+// readiness source once, edge-triggered for both directions. When the
+// source reports the socket ready, its queues run until the front
+// operation would block again. Finished operations, whether they finished
+// at submission or later, go to the port's completion queue; only run()
+// invokes them, so a callback never runs inside the call that submitted it.
+//
+// The core knows nothing about epoll: a readiness source derives from
+// `proactor` and implements the four source_* hooks (register, deregister,
+// wait, signal). The backend class (epoll_port) is that derived class.
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+
+#include "common/backend.hpp"
+
+namespace pocore::detail {
+
+/// A socket as the proactor sees it.
+///
+/// States live in per-port chunks and are recycled, never freed, until the
+/// port dies: a readiness event that another thread has already dequeued
+/// may still name a state after close(), and touching recycled memory is
+/// safe where touching freed memory is not. Events carry a token of
+/// (index, generation); close() bumps the generation under the socket's
+/// lock, so an event for a closed or recycled state is recognised and
+/// dropped, and a reused descriptor number never runs an old socket's
+/// operations.
+struct proactor_socket final : socket_state {
+  std::mutex mutex;
+  op_queue read_q;   ///< recv, recv_from, accept
+  op_queue write_q;  ///< send, send_to, connect, disconnect
+  std::uint32_t index = 0;
+  std::uint32_t generation = 0;
+  bool closed = true;
+  bool registered = false;  ///< known to the readiness source
+  /// The source reported hang-up, error or the peer's FIN. From then on a
+  /// short read no longer proves the socket drained: end of stream stays
+  /// readable without a new edge.
+  bool peer_closed = false;
+  // Readiness hints. True means "an attempt may succeed"; an attempt that
+  // meets EAGAIN (or a short read/write, which proves the buffer ran dry)
+  // clears it, and the next edge from the source sets it. While it is
+  // clear a submission queues at once without a wasted system call: the
+  // edge-triggered source reports every later change of state.
+  bool read_ready = true;
+  bool write_ready = true;
+  proactor_socket* next_free = nullptr;
+
+  std::uint64_t token() const noexcept {
+    return (static_cast<std::uint64_t>(generation) << 32) | index;
+  }
+};
+
+/// What a non-blocking attempt came to.
+enum class perform_result : std::uint8_t { done, would_block };
+
+class proactor;
+
+// The non-blocking attempts (proactor_ops.cpp). Called with the socket's
+// lock held; on `done` they have set op.error and op.bytes.
+perform_result perform_op(proactor& port, proactor_socket& s, operation& op) noexcept;
+/// True if `op` can only progress after a readiness edge (false for, e.g.,
+/// a zero-length stream recv or a disconnect, which finish on the spot).
+bool needs_readiness(const proactor_socket& s, operation& op) noexcept;
+/// Starts a connect: the kernel call at submission. `done` when it
+/// finished at once (either way); otherwise it waits in the write queue.
+perform_result start_connect(proactor_socket& s, operation& op, const endpoint& ep) noexcept;
+/// Converts the destination of a send_to into the record's native area.
+std::error_code prepare_send_to(proactor_socket& s, operation& op) noexcept;
+
+class proactor : public port_backend {
+ public:
+  proactor(const proactor&) = delete;
+  proactor& operator=(const proactor&) = delete;
+
+  std::size_t run(run_mode mode, std::chrono::milliseconds timeout) final;
+  void stop() noexcept final;
+  void restart() noexcept final;
+  bool stopped() const noexcept final { return stopped_.load(std::memory_order_acquire); }
+  void wake() noexcept final;
+  void enqueue(operation& op) noexcept final;
+  socket_state* attach(native_handle_type h, address_family family, socket_type type,
+                       std::error_code& ec) noexcept final;
+  void close(socket_state& s) noexcept final;
+  void submit(socket_state& s, operation& op, const endpoint* ep) noexcept final;
+  void cancel(socket_state& s, operation* op) noexcept final;
+
+ protected:
+  proactor() = default;
+  /// Closes every socket still open, without running callbacks: the port
+  /// is going away and no thread can run them. Derived classes have
+  /// closed their source by then, so no hook is called.
+  ~proactor() override;
+
+  // ---- the readiness source ----
+  /// Registers `s.handle` for edge-triggered read and write readiness,
+  /// reporting `s.token()`. Called once per socket, under its lock.
+  virtual std::error_code source_add(proactor_socket& s) noexcept = 0;
+  /// Forgets `s.handle`; called under its lock, before the close.
+  virtual void source_remove(proactor_socket& s) noexcept = 0;
+  /// Waits up to `timeout_ms` (-1: no bound, 0: poll) and calls
+  /// on_ready() for every socket event. Returns true if it consumed a
+  /// signal() (so the wake-up it carried must not be lost).
+  virtual bool source_wait(int timeout_ms) noexcept = 0;
+  /// Makes a thread blocked in source_wait() return (level-triggered:
+  /// every waiter sees it until one consumes it).
+  virtual void source_signal() noexcept = 0;
+
+  /// Called by source_wait() for a socket event. `hangup`: the peer
+  /// closed or reset, or the socket has an error.
+  void on_ready(std::uint64_t token, bool readable, bool writable, bool hangup) noexcept;
+
+ private:
+  // Runs `q` until its front would block; finished ops move to `done`.
+  void run_queue(proactor_socket& s, op_queue& q, bool& ready, op_queue& done) noexcept;
+  // Queues `op` behind its direction's queue; registers the socket if it
+  // is not yet. Returns false (op untouched) if registration failed.
+  bool park(proactor_socket& s, op_queue& q, operation& op, op_queue& done) noexcept;
+  // Moves finished ops to the completion queue. Called with the socket's
+  // lock still held, so one socket's completions keep their order even
+  // when several threads produce them.
+  void complete(op_queue& done) noexcept;
+  operation* pop_completion() noexcept;
+  bool completions_empty() noexcept;
+  void gather_timers() noexcept;
+  // Wakes a run() thread asleep in the source, if there is one.
+  void signal_waiters() noexcept;
+
+  proactor_socket* lookup(std::uint32_t index) const noexcept;
+  proactor_socket* allocate_socket() noexcept;
+  void release_socket(proactor_socket& s) noexcept;
+
+  // The completion queue.
+  std::mutex mutex_;
+  op_queue completed_;
+  std::atomic<bool> stopped_{false};
+  // run() threads that announced they are about to block in the source.
+  std::atomic<int> waiting_{0};
+
+  // The socket pool: chunk pointers only ever go from null to a chunk
+  // (under pool_mutex_), so on_ready() reads them without the lock.
+  static constexpr std::uint32_t chunk_bits = 9;
+  static constexpr std::uint32_t chunk_size = 1u << chunk_bits;
+  static constexpr std::uint32_t max_chunks = 2048;  // about a million sockets
+  struct chunk {
+    proactor_socket sockets[chunk_size];
+  };
+  std::mutex pool_mutex_;
+  std::atomic<chunk*> chunks_[max_chunks] = {};
+  std::uint32_t used_ = 0;  // indices handed out so far
+  proactor_socket* free_ = nullptr;
+};
+
+}  // namespace pocore::detail

@@ -1,0 +1,347 @@
+// Copyright 2026 The pocore Authors. SPDX-License-Identifier: Apache-2.0
+//
+// The proactor's non-blocking attempts, one per kind of operation. Each is
+// called with the socket's lock held, may be called again after a
+// readiness edge, and keeps what it has done so far in the record
+// (priv.progress for a stream send, priv.state for a connect).
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+
+#include "posix/posix_addr.hpp"
+#include "posix/posix_errors.hpp"
+#include "posix/proactor.hpp"
+
+namespace pocore::detail {
+namespace {
+
+// pocore's buffers are passed to the kernel as iovecs; their layout says so.
+static_assert(sizeof(buffer) == sizeof(iovec) && alignof(buffer) == alignof(iovec));
+static_assert(offsetof(buffer, data) == offsetof(iovec, iov_base) &&
+              offsetof(buffer, size) == offsetof(iovec, iov_len));
+static_assert(sizeof(const_buffer) == sizeof(iovec) &&
+              offsetof(const_buffer, data) == offsetof(iovec, iov_base) &&
+              offsetof(const_buffer, size) == offsetof(iovec, iov_len));
+// send_to keeps its converted destination in the record.
+static_assert(sizeof(posix_sockaddr) <= sizeof(datagram_operation::native_addr) &&
+              alignof(posix_sockaddr) <= 8);
+
+// The most iovecs one attempt passes (well below IOV_MAX = 1024). A longer
+// stream send simply takes several attempts; a datagram must fit.
+constexpr std::size_t iov_window = 64;
+
+// An attempt's view of the record's buffer array: the buffers from byte
+// `skip` on, copied into a stack window, empty ones left out.
+struct iov_view {
+  iovec iov[iov_window];
+  std::size_t count = 0;
+  std::size_t bytes = 0;
+  bool all = true;  // the window holds everything from `skip` to the end
+};
+
+template <class B>
+void fill(iov_view& v, const B* bufs, std::size_t nbufs, std::size_t skip) noexcept {
+  for (std::size_t i = 0; i < nbufs; ++i) {
+    std::size_t size = bufs[i].size;
+    if (skip >= size) {
+      skip -= size;
+      continue;
+    }
+    if (v.count == iov_window) {
+      v.all = false;
+      return;
+    }
+    auto* base = static_cast<char*>(const_cast<void*>(bufs[i].data));
+    v.iov[v.count].iov_base = base + skip;
+    v.iov[v.count].iov_len = size - skip;
+    v.bytes += size - skip;
+    ++v.count;
+    skip = 0;
+  }
+}
+
+template <class B>
+std::size_t total_of(const operation& op) noexcept {
+  const auto& p = op_access::priv(op);
+  const auto* bufs = static_cast<const B*>(p.bufs);
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < p.nbufs; ++i) n += bufs[i].size;
+  return n;
+}
+
+bool would_block(int err) noexcept { return err == EAGAIN || err == EWOULDBLOCK; }
+
+perform_result finish(operation& op, std::size_t bytes, std::error_code ec = {}) noexcept {
+  op.bytes = bytes;
+  op.error = ec;
+  return perform_result::done;
+}
+
+// Stream recv: at least one byte, or zero at end of stream (guarantee 3).
+perform_result stream_recv(proactor_socket& s, operation& op) noexcept {
+  const auto& p = priv(op);
+  iov_view v;
+  fill(v, static_cast<const buffer*>(p.bufs), p.nbufs, 0);
+  if (v.bytes == 0) return finish(op, 0);  // nothing asked, nothing to wait for
+  for (;;) {
+    ssize_t n = v.count == 1 ? ::recv(s.handle, v.iov[0].iov_base, v.iov[0].iov_len, 0)
+                             : ::readv(s.handle, v.iov, static_cast<int>(v.count));
+    if (n >= 0) {
+      // A short read left the receive queue empty; the next arrival is a
+      // new edge. Not so after the peer's FIN: end of stream stays readable
+      // and brings no further edge.
+      if (static_cast<std::size_t>(n) < v.bytes && n > 0 && !s.peer_closed) s.read_ready = false;
+      return finish(op, static_cast<std::size_t>(n));
+    }
+    int err = errno;
+    if (err == EINTR) continue;
+    if (would_block(err)) {
+      s.read_ready = false;
+      return perform_result::would_block;
+    }
+    return finish(op, 0, posix_error(err));
+  }
+}
+
+// Stream send: loops over partial writes until every byte is out
+// (guarantee 3). Progress survives in priv.progress across edges.
+perform_result stream_send(proactor_socket& s, operation& op) noexcept {
+  auto& p = priv(op);
+  const auto* bufs = static_cast<const const_buffer*>(p.bufs);
+  for (;;) {
+    iov_view v;
+    fill(v, bufs, p.nbufs, p.progress);
+    if (v.bytes == 0) return finish(op, p.progress);
+    ssize_t n;
+    if (v.count == 1) {
+      n = ::send(s.handle, v.iov[0].iov_base, v.iov[0].iov_len, MSG_NOSIGNAL);
+    } else {
+      msghdr msg{};
+      msg.msg_iov = v.iov;
+      msg.msg_iovlen = v.count;
+      n = ::sendmsg(s.handle, &msg, MSG_NOSIGNAL);
+    }
+    if (n < 0) {
+      int err = errno;
+      if (err == EINTR) continue;
+      if (would_block(err)) {
+        s.write_ready = false;
+        return perform_result::would_block;
+      }
+      return finish(op, p.progress,
+                    posix_send_error(err, s.send_shut.load(std::memory_order_relaxed)));
+    }
+    p.progress += static_cast<std::size_t>(n);
+    if (static_cast<std::size_t>(n) < v.bytes) {
+      // The send buffer is full: the kernel takes no more until the peer
+      // acknowledges, and says so with a new writable edge.
+      s.write_ready = false;
+      return perform_result::would_block;
+    }
+  }
+}
+
+// Datagram recv and recv_from: one datagram; a truncated one is
+// message_size with the buffer filled (guarantee 7).
+perform_result datagram_recv(proactor_socket& s, operation& op, datagram_operation* from) noexcept {
+  const auto& p = priv(op);
+  iov_view v;
+  fill(v, static_cast<const buffer*>(p.bufs), p.nbufs, 0);
+  if (!v.all) return finish(op, 0, make_error_code(errc::message_size));
+  for (;;) {
+    posix_sockaddr sa;
+    msghdr msg{};
+    if (from != nullptr) {
+      msg.msg_name = &sa.storage;
+      msg.msg_namelen = sizeof(sa.storage);
+    }
+    msg.msg_iov = v.iov;
+    msg.msg_iovlen = v.count;
+    ssize_t n = ::recvmsg(s.handle, &msg, 0);
+    if (n >= 0) {
+      if (from != nullptr) from->peer = from_sockaddr(sa.get(), msg.msg_namelen);
+      if ((msg.msg_flags & MSG_TRUNC) != 0)
+        return finish(op, v.bytes, make_error_code(errc::message_size));
+      return finish(op, static_cast<std::size_t>(n));
+    }
+    int err = errno;
+    if (err == EINTR) continue;
+    if (would_block(err)) {
+      s.read_ready = false;
+      return perform_result::would_block;
+    }
+    return finish(op, 0, posix_error(err));
+  }
+}
+
+// Datagram send and send_to: one datagram, whole or not at all.
+perform_result datagram_send(proactor_socket& s, operation& op, posix_sockaddr* to) noexcept {
+  const auto& p = priv(op);
+  iov_view v;
+  fill(v, static_cast<const const_buffer*>(p.bufs), p.nbufs, 0);
+  if (!v.all) return finish(op, 0, make_error_code(errc::message_size));
+  for (;;) {
+    msghdr msg{};
+    if (to != nullptr) {
+      msg.msg_name = &to->storage;
+      msg.msg_namelen = to->length;
+    }
+    msg.msg_iov = v.iov;
+    msg.msg_iovlen = v.count;
+    ssize_t n = ::sendmsg(s.handle, &msg, MSG_NOSIGNAL);
+    if (n >= 0) return finish(op, static_cast<std::size_t>(n));
+    int err = errno;
+    if (err == EINTR) continue;
+    if (would_block(err)) {
+      s.write_ready = false;
+      return perform_result::would_block;
+    }
+    return finish(op, 0, posix_send_error(err, s.send_shut.load(std::memory_order_relaxed)));
+  }
+}
+
+perform_result accept_one(port_backend& port, proactor_socket& s, operation& op) noexcept {
+  auto& a = static_cast<accept_operation&>(op);
+  for (;;) {
+    posix_sockaddr sa;
+    sa.length = sizeof(sa.storage);
+    int fd = ::accept4(s.handle, sa.get(), &sa.length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      std::error_code ec;
+      socket_state* ns = port.attach(fd, s.family, socket_type::stream, ec);
+      if (ns == nullptr) return finish(op, 0, ec);
+      a.accepted = socket(*a.accepted.port(), ns);
+      a.peer = from_sockaddr(sa.get(), sa.length);
+      return finish(op, 0);
+    }
+    int err = errno;
+    switch (err) {
+      case EINTR:
+      // A connection that died in the backlog, and (Linux, accept(2)) the
+      // network errors already pending on it, are not the listener's: take
+      // the next one, as Windows' AcceptEx does.
+      case ECONNABORTED:
+      case EPROTO:
+      case ENETDOWN:
+      case ENOPROTOOPT:
+      case EHOSTDOWN:
+      case ENONET:
+      case EHOSTUNREACH:
+      case ENETUNREACH:
+        continue;
+      default:
+        break;
+    }
+    if (would_block(err)) {
+      s.read_ready = false;
+      return perform_result::would_block;
+    }
+    // EMFILE/ENFILE arrive here as too_many_files. The pending connection
+    // stays in the backlog; the op completes rather than spinning on a
+    // listener that stays readable.
+    return finish(op, 0, posix_error(err));
+  }
+}
+
+// A connect waiting in the write queue, after a writable edge.
+perform_result finish_connect(proactor_socket& s, operation& op) noexcept {
+  const bool local = s.family == address_family::local;
+  int so_error = 0;
+  socklen_t len = sizeof(so_error);
+  if (::getsockopt(s.handle, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0)
+    return finish(op, 0, posix_error(errno));
+  if (so_error != 0) return finish(op, 0, posix_connect_error(so_error, local));
+  // SO_ERROR is 0 both when connected and while still connecting; only
+  // the peer's name tells them apart, so a spurious edge does not finish
+  // the connect early.
+  posix_sockaddr sa;
+  sa.length = sizeof(sa.storage);
+  if (::getpeername(s.handle, sa.get(), &sa.length) == 0) return finish(op, 0);
+  int err = errno;
+  if (err != ENOTCONN) return finish(op, 0, posix_error(err));
+  // Not connected: still in SYN_SENT (poll shows nothing), or failed and
+  // the error was taken by a recv attempted meanwhile (poll shows hang-up).
+  // The latter can only be a refusal or reset the recv already reported.
+  pollfd pfd{s.handle, POLLOUT, 0};
+  if (::poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR)) != 0)
+    return finish(op, 0, make_error_code(errc::connection_refused));
+  s.write_ready = false;
+  return perform_result::would_block;
+}
+
+// Graceful disconnect, run once every send queued before it has finished.
+// shutdown(SHUT_RDWR): the peer sees end of stream after the last byte,
+// pending and later recvs here complete with 0 bytes (end of stream), and
+// later sends fail with shut_down, which is what DisconnectEx leaves too.
+perform_result disconnect(proactor_socket& s, operation& op) noexcept {
+  if (::shutdown(s.handle, SHUT_RDWR) != 0) return finish(op, 0, posix_error(errno));
+  s.send_shut.store(true, std::memory_order_relaxed);
+  return finish(op, 0);
+}
+
+}  // namespace
+
+perform_result start_connect(proactor_socket& s, operation& op, const endpoint& ep) noexcept {
+  posix_sockaddr sa;
+  if (auto ec = to_sockaddr(ep, s.family, sa)) return finish(op, 0, ec);
+  if (::connect(s.handle, sa.get(), sa.length) == 0) return finish(op, 0);  // Unix domain
+  int err = errno;
+  // EINTR: Linux goes on connecting in the background, as for EINPROGRESS.
+  if (err == EINPROGRESS || err == EINTR) {
+    priv(op).state = 1;
+    return perform_result::would_block;
+  }
+  // A Unix-domain listener with a full backlog answers EAGAIN without
+  // starting anything; it is reported (would_block) rather than retried.
+  return finish(op, 0, posix_connect_error(err, s.family == address_family::local));
+}
+
+std::error_code prepare_send_to(proactor_socket& s, operation& op) noexcept {
+  auto& d = static_cast<datagram_operation&>(op);
+  return to_sockaddr(d.peer, s.family, *reinterpret_cast<posix_sockaddr*>(d.native_addr));
+}
+
+bool needs_readiness(const proactor_socket& s, operation& op) noexcept {
+  switch (priv(op).kind) {
+    case op_kind::disconnect:
+      return false;
+    case op_kind::recv:
+      return s.type != socket_type::stream || total_of<buffer>(op) != 0;
+    case op_kind::send:
+      return s.type != socket_type::stream || total_of<const_buffer>(op) != priv(op).progress;
+    default:
+      return true;
+  }
+}
+
+perform_result perform_op(proactor& port, proactor_socket& s, operation& op) noexcept {
+  const bool stream = s.type == socket_type::stream;
+  switch (priv(op).kind) {
+    case op_kind::recv:
+      return stream ? stream_recv(s, op) : datagram_recv(s, op, nullptr);
+    case op_kind::recv_from:
+      return datagram_recv(s, op, &static_cast<datagram_operation&>(op));
+    case op_kind::send:
+      return stream ? stream_send(s, op) : datagram_send(s, op, nullptr);
+    case op_kind::send_to: {
+      auto& d = static_cast<datagram_operation&>(op);
+      return datagram_send(s, op, reinterpret_cast<posix_sockaddr*>(d.native_addr));
+    }
+    case op_kind::accept:
+      return accept_one(port, s, op);
+    case op_kind::connect:
+      return finish_connect(s, op);
+    case op_kind::disconnect:
+      return disconnect(s, op);
+    default:
+      return finish(op, 0, make_error_code(errc::invalid_argument));
+  }
+}
+
+}  // namespace pocore::detail

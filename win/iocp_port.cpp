@@ -1,0 +1,362 @@
+// Copyright 2026 The pocore Authors. SPDX-License-Identifier: Apache-2.0
+//
+// The IOCP port: the run loop over GetQueuedCompletionStatusEx, wake-ups,
+// socket association, close and cancel. Starting operations and turning
+// their packets into results is in iocp_ops.cpp.
+
+#include "win/iocp_port.hpp"
+
+// Winsock first, in the order the Windows SDK requires.
+// clang-format off
+#include <winsock2.h>
+#include <mswsock.h>
+#include <windows.h>
+// clang-format on
+
+#include "common/op_access.hpp"
+#include "common/sys.hpp"
+#include "win/win_errors.hpp"
+#include "win/win_socket.hpp"
+
+namespace pocore::detail {
+namespace {
+
+constexpr ULONG batch_size = 64;
+
+iocp_op_native& native(operation& op) noexcept { return *op_access::native<iocp_op_native>(op); }
+
+SOCKET sock(const socket_state& s) noexcept { return static_cast<SOCKET>(s.handle); }
+
+}  // namespace
+
+iocp_port::iocp_port(std::error_code& ec) noexcept {
+  ec = win::wsa_acquire();
+  if (ec) return;
+  wsa_ = true;
+  // No concurrency limit (~0): pocore promises that every thread in run()
+  // takes callbacks, and with a limit Windows holds back threads while as
+  // many others are "active", even if those merely left run(). Wine
+  // ignores the value anyway (WINE.md).
+  port_ = CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, ~DWORD{0});
+  if (port_ == nullptr) ec = win::last_error();
+}
+
+iocp_port::~iocp_port() {
+  if (port_ != nullptr) {
+    drain_on_destroy();
+    // Closing the port does not wake threads blocked on it under Wine 8.0
+    // (WINE.md); none may be left by now: a port outlives its run() calls.
+    CloseHandle(port_);
+  }
+  if (wsa_) win::wsa_release();
+}
+
+// Sockets must be closed before their port, but the packets of their
+// aborted operations may still be on their way (CancelIoEx completes
+// asynchronously). Take them, without running callbacks, until every
+// socket state is freed, giving up after a few seconds rather than hang.
+void iocp_port::drain_on_destroy() noexcept {
+  OVERLAPPED_ENTRY entries[batch_size];
+  const ULONGLONG give_up = GetTickCount64() + 5000;
+  for (;;) {
+    {
+      std::lock_guard lock(fallback_mutex_);
+      while (operation* op = fallback_.pop()) {
+        auto& p = priv(*op);
+        if ((p.flags & flag_raw) != 0 && p.kind == op_kind::accept)
+          closesocket(native(*op).accept_socket);
+        if ((p.flags & flag_ref) != 0)
+          release(*static_cast<iocp_socket_state*>(static_cast<socket_state*>(p.owner)));
+      }
+    }
+    const bool done = states_.load(std::memory_order_acquire) == 0;
+    ULONG count = 0;
+    if (!GetQueuedCompletionStatusEx(port_, entries, batch_size, &count, done ? 0 : 50, FALSE)) {
+      if (done || GetTickCount64() > give_up) return;
+      continue;
+    }
+    for (ULONG i = 0; i < count; ++i) discard(entries[i]);
+  }
+}
+
+void iocp_port::discard(const OVERLAPPED_ENTRY& e) noexcept {
+  if (e.lpOverlapped == nullptr) return;
+  operation& op = *reinterpret_cast<iocp_op_native*>(e.lpOverlapped)->self;
+  auto& p = priv(op);
+  if (e.lpCompletionKey != key_ready) {
+    // A raw I/O packet: an accept's pre-made socket is still ours.
+    if (p.kind == op_kind::accept) closesocket(native(op).accept_socket);
+    release(*reinterpret_cast<iocp_socket_state*>(e.lpCompletionKey));
+  } else if ((p.flags & flag_ref) != 0) {
+    release(*static_cast<iocp_socket_state*>(static_cast<socket_state*>(p.owner)));
+  }
+}
+
+// ---- wake-ups and the stop flag ----
+
+void iocp_port::wake() noexcept {
+  // Pairs with the fence in run(): either the waiter sees the change that
+  // called wake() (stop flag, work count, timer), or we see the waiter.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  std::size_t n = waiters_.load(std::memory_order_relaxed);
+  // One packet releases one blocked thread, so a broadcast is one packet
+  // per waiter. A thread may take several of them in one batch; a thread
+  // that leaves run() passes the wake on (see run()), so nobody sleeps
+  // through a stop.
+  for (std::size_t i = 0; i < n; ++i) PostQueuedCompletionStatus(port_, 0, key_wake, nullptr);
+}
+
+void iocp_port::stop() noexcept {
+  stopped_.store(true, std::memory_order_seq_cst);
+  wake();
+}
+
+void iocp_port::restart() noexcept { stopped_.store(false, std::memory_order_seq_cst); }
+
+bool iocp_port::stopped() const noexcept { return stopped_.load(std::memory_order_acquire); }
+
+// ---- finished records ----
+
+void iocp_port::enqueue(operation& op) noexcept {
+  // From the front end, the timers and post(): no socket reference held.
+  priv(op).flags = 0;
+  post_ready(op);
+}
+
+void iocp_port::post_ready(operation& op) noexcept {
+  iocp_op_native& n = native(op);
+  n.self = &op;
+  if (PostQueuedCompletionStatus(port_, 0, key_ready, &n.ov)) return;
+  park(op);
+}
+
+// Out of memory for a packet: keep the record ourselves and wake a thread
+// to take it, so it still completes exactly once.
+void iocp_port::park(operation& op) noexcept {
+  {
+    std::lock_guard lock(fallback_mutex_);
+    fallback_.push(op);
+    has_fallback_.store(true, std::memory_order_release);
+  }
+  wake();
+}
+
+void iocp_port::finish(operation& op) noexcept {
+  auto& p = priv(op);
+  iocp_socket_state* s = nullptr;
+  if ((p.flags & flag_ref) != 0)
+    s = static_cast<iocp_socket_state*>(static_cast<socket_state*>(p.owner));
+  invoke(op);
+  // After the callback: the record may be gone, the state is still ours.
+  if (s != nullptr) release(*s);
+}
+
+void iocp_port::release(iocp_socket_state& s) noexcept {
+  if (s.refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  delete &s;
+  states_.fetch_sub(1, std::memory_order_release);
+}
+
+// Turns one dequeued packet into a finished record, or null.
+operation* iocp_port::take(const OVERLAPPED_ENTRY& e) noexcept {
+  // No OVERLAPPED: a wake-up (or a stray packet from a synchronous call on
+  // an associated socket, which carries none either). Nothing to run.
+  if (e.lpOverlapped == nullptr) return nullptr;
+  operation& op = *reinterpret_cast<iocp_op_native*>(e.lpOverlapped)->self;
+  if (e.lpCompletionKey == key_ready) return &op;
+  auto& s = *reinterpret_cast<iocp_socket_state*>(e.lpCompletionKey);
+  // The status is the NTSTATUS the I/O manager left in Internal (pocore
+  // sets 0 there when it posts an immediate success itself).
+  auto status = static_cast<std::int32_t>(e.lpOverlapped->Internal);
+  return complete(s, op, win::ntstatus_to_win32(status), e.dwNumberOfBytesTransferred);
+}
+
+// Runs expired timers and records parked in the fallback queue. Returns
+// how many callbacks ran; with `one`, at most one in total (`done` so far).
+std::size_t iocp_port::run_local(bool one, std::size_t done) noexcept {
+  op_queue ready;
+  collect_timers(ready);
+  // Timer records hold no socket reference, whatever a record's previous
+  // use left in its flags.
+  for (operation* op = ready.front(); op != nullptr; op = priv(*op).next) priv(*op).flags = 0;
+  if (has_fallback_.load(std::memory_order_acquire)) {
+    std::lock_guard lock(fallback_mutex_);
+    ready.splice(fallback_);
+    has_fallback_.store(false, std::memory_order_relaxed);
+  }
+  std::size_t n = 0;
+  while (operation* op = ready.pop()) {
+    auto& p = priv(*op);
+    if ((p.flags & flag_raw) != 0) {
+      // An I/O result that could not be posted: finish it here, as take()
+      // would have.
+      p.flags &= static_cast<std::uint16_t>(~flag_raw);
+      auto& s = *static_cast<iocp_socket_state*>(static_cast<socket_state*>(p.owner));
+      const OVERLAPPED& ov = native(*op).ov;
+      op = complete(s, *op, win::ntstatus_to_win32(static_cast<std::int32_t>(ov.Internal)),
+                    ov.InternalHigh);
+      if (op == nullptr) continue;
+    }
+    if (stopped() || (one && done + n > 0)) {
+      // Not ours to run now: back through the port, still exactly once.
+      post_ready(*op);
+      continue;
+    }
+    finish(*op);
+    ++n;
+  }
+  return n;
+}
+
+std::size_t iocp_port::run(run_mode mode, std::chrono::milliseconds timeout) {
+  const bool one = mode == run_mode::run_one || mode == run_mode::poll_one;
+  const bool block = mode == run_mode::run || mode == run_mode::run_one;
+  if (stopped() || outstanding() == 0) return 0;
+  const ULONGLONG start = GetTickCount64();
+  const bool bounded = mode == run_mode::run_one && timeout.count() >= 0;
+  const auto limit = static_cast<ULONGLONG>(bounded ? timeout.count() : 0);
+
+  OVERLAPPED_ENTRY entries[batch_size];
+  std::size_t n = 0;
+  bool pass_wake = false;  // left for stop / no work: other waiters must see it too
+  for (;;) {
+    if (stopped() || outstanding() == 0) {
+      pass_wake = true;
+      break;
+    }
+    n += run_local(one, n);
+    if (one && n > 0) break;
+
+    DWORD wait_ms = 0;
+    if (block) {
+      int cap = -1;
+      if (bounded) {
+        ULONGLONG elapsed = GetTickCount64() - start;
+        cap = elapsed >= limit ? 0 : static_cast<int>(limit - elapsed);
+      }
+      waiters_.fetch_add(1, std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with wake()
+      if (stopped() || outstanding() == 0) {
+        waiters_.fetch_sub(1, std::memory_order_relaxed);
+        continue;
+      }
+      int ms = timer_timeout_ms(cap);
+      wait_ms = ms < 0 ? INFINITE : static_cast<DWORD>(ms);
+    }
+    ULONG count = 0;
+    // run_one/poll_one take one packet at a time: a batch would have to be
+    // re-posted behind newer packets, breaking per-socket order.
+    BOOL ok =
+        GetQueuedCompletionStatusEx(port_, entries, one ? 1 : batch_size, &count, wait_ms, FALSE);
+    if (block) waiters_.fetch_sub(1, std::memory_order_relaxed);
+    if (!ok) {
+      // Wine 8.0 sets the count to 1 on failure; nothing was dequeued.
+      if (GetLastError() != WAIT_TIMEOUT) break;  // the port is unusable
+      if (!block) {
+        n += run_local(one, n);  // a timer may have expired meanwhile
+        break;
+      }
+      if (bounded && GetTickCount64() - start >= limit) {
+        n += run_local(one, n);
+        break;
+      }
+      continue;  // a timer's deadline: the next round collects it
+    }
+    for (ULONG i = 0; i < count; ++i) {
+      operation* op = take(entries[i]);
+      if (op == nullptr) continue;
+      if (stopped() || (one && n > 0)) {
+        // Dequeued but not to be run now: queue it again (it is already
+        // finished, so it completes exactly once, on a later run()).
+        post_ready(*op);
+        continue;
+      }
+      finish(*op);
+      ++n;
+    }
+    if (one && n > 0) break;
+  }
+  // This thread may have taken wake packets meant for others in its batch.
+  if (pass_wake && waiters_.load(std::memory_order_relaxed) != 0) wake();
+  return n;
+}
+
+// ---- sockets ----
+
+socket_state* iocp_port::attach(native_handle_type h, address_family family, socket_type type,
+                                std::error_code& ec) noexcept {
+  auto* s = new (std::nothrow) iocp_socket_state;
+  if (s == nullptr) {
+    sys::close_handle(h);
+    ec = make_error_code(errc::not_enough_memory);
+    return nullptr;
+  }
+  s->handle = h;
+  s->family = family;
+  s->type = type;
+  auto handle = reinterpret_cast<HANDLE>(static_cast<SOCKET>(h));
+  if (CreateIoCompletionPort(handle, port_, reinterpret_cast<ULONG_PTR>(s), 0) == nullptr) {
+    ec = win::last_error();
+    sys::close_handle(h);
+    delete s;
+    return nullptr;
+  }
+  // Skip the port packet when a call succeeds at once (we post it
+  // ourselves, later) and the event signalling nobody waits for. Only
+  // safe when no layered service provider sits on the socket: a non-IFS
+  // LSP may complete without the port. SIO_BASE_HANDLE returning the
+  // handle itself shows there is none (libuv checks XP1_IFS_HANDLES for
+  // the same reason).
+  SOCKET base = INVALID_SOCKET;
+  DWORD bytes = 0;
+  bool plain = WSAIoctl(static_cast<SOCKET>(h), SIO_BASE_HANDLE, nullptr, 0, &base, sizeof(base),
+                        &bytes, nullptr, nullptr) == 0 &&
+               base == static_cast<SOCKET>(h);
+  s->skip_on_success =
+      plain && SetFileCompletionNotificationModes(
+                   handle, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE);
+  states_.fetch_add(1, std::memory_order_relaxed);
+  open_sockets().fetch_add(1, std::memory_order_relaxed);
+  ec.clear();
+  return s;
+}
+
+void iocp_port::close(socket_state& base) noexcept {
+  auto& s = static_cast<iocp_socket_state&>(base);
+  {
+    std::lock_guard lock(s.mutex);
+    s.closed = true;
+    SOCKET h = sock(s);
+    s.handle = invalid_native_handle;
+    // Cancel first, then close. closesocket alone leaves a send blocked by
+    // flow control holding the socket open under Wine 8.0, and the other
+    // pending operations then complete late with 6/64/676; after
+    // CancelIoEx(s, NULL) every one completes with 995 at once, on Windows
+    // too (WINE.md). Their packets still name `s`, which lives on until the
+    // last of them has been run (release()).
+    CancelIoEx(reinterpret_cast<HANDLE>(h), nullptr);
+    closesocket(h);
+  }
+  open_sockets().fetch_sub(1, std::memory_order_relaxed);
+  release(s);
+}
+
+void iocp_port::cancel(socket_state& base, operation* op) noexcept {
+  auto& s = static_cast<iocp_socket_state&>(base);
+  std::lock_guard lock(s.mutex);
+  if (s.closed) return;
+  auto h = reinterpret_cast<HANDLE>(sock(s));
+  if (op == nullptr) {
+    // Records between two halves of a send see the new generation.
+    s.cancel_gen.fetch_add(1, std::memory_order_relaxed);
+    CancelIoEx(h, nullptr);
+    return;
+  }
+  if (priv(*op).owner != static_cast<socket_state*>(&s)) return;
+  priv(*op).state |= state_cancelled;
+  // ERROR_NOT_FOUND: it already finished (its packet is queued or was
+  // posted by us); it then completes normally, which is the contract.
+  CancelIoEx(h, &native(*op).ov);
+}
+
+}  // namespace pocore::detail

@@ -1,0 +1,144 @@
+// Copyright 2026 The pocore Authors. SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The native Windows backend: one I/O completion port per io_port.
+//
+// Every socket is associated with the port with its socket_state as the
+// completion key and FILE_SKIP_COMPLETION_PORT_ON_SUCCESS set, so a call
+// that finishes at once queues nothing and the backend posts the record's
+// OVERLAPPED itself: callbacks only ever run from run(). Records finished
+// by pocore (posts, timers, errors found at submission) travel through the
+// port with the key `key_ready`; wake-ups are packets with no OVERLAPPED.
+
+// Winsock first, in the order the Windows SDK requires.
+// clang-format off
+#include <winsock2.h>
+#include <windows.h>
+// clang-format on
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string_view>
+#include <system_error>
+
+#include "common/backend.hpp"
+#include "common/op_queue.hpp"
+
+namespace pocore::detail {
+
+/// What the IOCP backend keeps per socket.
+///
+/// Lifetime: the socket object holds one reference and every operation in
+/// flight holds one (taken at submission, dropped after its callback). The
+/// completion key names this object, so it is deleted only when the last
+/// reference goes, i.e. after the last completion packet that could name
+/// it was dequeued.
+struct iocp_socket_state final : socket_state {
+  std::atomic<std::size_t> refs{1};
+  /// Serialises close() and cancel() against what the backend does on the
+  /// handle after submission (re-issuing the rest of a send, updating the
+  /// accept/connect context), so the handle is never used after
+  /// closesocket, when Windows may already have given its number to a new
+  /// socket.
+  std::mutex mutex;
+  bool closed = false;                       // guarded by mutex
+  std::atomic<std::uint32_t> cancel_gen{0};  // bumped by cancel-all, under mutex
+  /// FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is in force for this handle.
+  bool skip_on_success = false;
+};
+
+/// The backend's part of an operation record (op_private::native).
+struct iocp_op_native {
+  OVERLAPPED ov;         ///< what Winsock and the port see
+  operation* self;       ///< the record, found again from the OVERLAPPED
+  SOCKET accept_socket;  ///< AcceptEx's pre-made socket while in flight
+};
+static_assert(sizeof(iocp_op_native) <= sizeof(op_private::native),
+              "the IOCP state must fit in operation's native area");
+
+class iocp_port final : public port_backend {
+ public:
+  /// Makes the completion port; on failure `ec` is set.
+  explicit iocp_port(std::error_code& ec) noexcept;
+  ~iocp_port() override;
+  iocp_port(const iocp_port&) = delete;
+  iocp_port& operator=(const iocp_port&) = delete;
+
+  std::string_view name() const noexcept override { return "iocp"; }
+  std::size_t run(run_mode mode, std::chrono::milliseconds timeout) override;
+  void stop() noexcept override;
+  void restart() noexcept override;
+  bool stopped() const noexcept override;
+  void wake() noexcept override;
+  void enqueue(operation& op) noexcept override;
+  socket_state* attach(native_handle_type h, address_family family, socket_type type,
+                       std::error_code& ec) noexcept override;
+  void close(socket_state& s) noexcept override;
+  void submit(socket_state& s, operation& op, const endpoint* ep) noexcept override;
+  void cancel(socket_state& s, operation* op) noexcept override;
+
+ private:
+  // Completion keys. Sockets use their state's address, never 0 or 1.
+  static constexpr ULONG_PTR key_wake = 0;
+  static constexpr ULONG_PTR key_ready = 1;
+  // priv.flags: the record holds a reference on its socket state.
+  static constexpr std::uint16_t flag_ref = 1;
+  // priv.flags: a parked record whose packet was never posted; its status
+  // and byte count wait in ov.Internal/InternalHigh.
+  static constexpr std::uint16_t flag_raw = 2;
+  // priv.state: cancel(op) asked for this record (guarded by its socket's mutex).
+  static constexpr std::uint8_t state_cancelled = 1;
+
+  // ---- iocp_port.cpp ----
+  void post_ready(operation& op) noexcept;
+  void park(operation& op) noexcept;
+  void finish(operation& op) noexcept;
+  void release(iocp_socket_state& s) noexcept;
+  operation* take(const OVERLAPPED_ENTRY& e) noexcept;
+  void discard(const OVERLAPPED_ENTRY& e) noexcept;
+  std::size_t run_local(bool one, std::size_t done) noexcept;
+  void drain_on_destroy() noexcept;
+
+  // ---- iocp_ops.cpp: starting operations and finishing their packets ----
+  void start_accept(iocp_socket_state& s, operation& op) noexcept;
+  void start_connect(iocp_socket_state& s, operation& op, const endpoint* ep) noexcept;
+  void start_recv(iocp_socket_state& s, operation& op) noexcept;
+  void start_send(iocp_socket_state& s, operation& op) noexcept;
+  void start_recv_from(iocp_socket_state& s, operation& op) noexcept;
+  void start_send_to(iocp_socket_state& s, operation& op) noexcept;
+  void start_disconnect(iocp_socket_state& s, operation& op) noexcept;
+  void issue_send(iocp_socket_state& s, operation& op) noexcept;
+  /// Settles what a Winsock call returned: `ok` (finished at once),
+  /// pending (nothing to do: a packet will come) or failed (`err`).
+  void issued(iocp_socket_state& s, operation& op, bool ok, DWORD bytes, int err) noexcept;
+  /// Completes `op` now with a Winsock error found at submission.
+  void fail(iocp_socket_state& s, operation& op, unsigned long err) noexcept;
+  void fail(iocp_socket_state& s, operation& op, errc e) noexcept;
+  /// Turns a dequeued packet into a result. Returns the record when it is
+  /// finished, or null when it was issued again (the rest of a send).
+  operation* complete(iocp_socket_state& s, operation& op, unsigned long err,
+                      std::size_t bytes) noexcept;
+  void complete_accept(iocp_socket_state& s, operation& op, std::error_code ec) noexcept;
+
+  HANDLE port_ = nullptr;
+  bool wsa_ = false;
+  std::atomic<bool> stopped_{false};
+  /// Threads blocked in GetQueuedCompletionStatusEx: wake() posts one
+  /// packet for each, as a port wakes one thread per packet.
+  std::atomic<std::size_t> waiters_{0};
+  /// Socket states not yet deleted (the destructor waits for their last
+  /// packets so none leaks).
+  std::atomic<std::size_t> states_{0};
+  /// Records that could not be posted (PostQueuedCompletionStatus failed
+  /// for lack of memory); run() takes them from here instead.
+  std::mutex fallback_mutex_;
+  op_queue fallback_;
+  std::atomic<bool> has_fallback_{false};
+};
+
+static_assert(backend_impl<iocp_port>);
+
+}  // namespace pocore::detail
