@@ -120,8 +120,8 @@ measure() {
       echo "not in this build"
       return 0
     fi
-    echo "not available here: $(head -c 300 "$work/$backend.err")"
-    rows+=("$(printf '%-10s %-8s %s' "$backend" "$where" 'not available on this machine')")
+    echo "not available: $(head -c 300 "$work/$backend.err")"
+    rows+=("$(printf '%-10s %-8s %s' "$backend" "$where" '(not built in, or not supported here)')")
     return 0
   fi
   echo "server: listening on $addr"

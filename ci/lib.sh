@@ -80,6 +80,11 @@ wine_start() {
   fi
   "$WINESERVER" -p >/dev/null 2>&1 || true
   WINE_STARTED_FOR="$1"
+  # Boot Wine's services (services.exe, winedevice, ...) now, with harmless
+  # stdio. Otherwise the first test starts them: they hand their inherited
+  # stdout to whichever process started them, and that process waits seconds
+  # for them to exit.
+  timeout 120 "$WINE" cmd /c exit 0 </dev/null >/dev/null 2>&1 || true
 }
 
 wine_stop() {
@@ -157,4 +162,24 @@ summarize_ctest() {
   LEG_PASS=${1:-0}
   LEG_FAIL=${2:-0}
   LEG_SKIP=${3:-0}
+}
+
+# ---- README.md shows two example files verbatim; keep them in sync ----
+
+# readme_in_sync — true when every ```cpp block that follows a link to
+# tests/examples/NAME.cpp equals that file without its comment header.
+readme_in_sync() {
+  local name ok=0
+  for name in tiny_echo.cpp lambda_hello.cpp; do
+    if ! diff -u \
+      <(awk -v n="$name" 'inb && /^```$/ { exit } inb { print }
+          found && /^```cpp$/ { inb = 1 } index($0, "([tests/examples/" n "]") == 1 { found = 1 }' \
+        "$POCORE_ROOT/README.md") \
+      <(awk 'body { print; next } /^\/\// || /^$/ { next } { body = 1; print }' \
+        "$POCORE_ROOT/tests/examples/$name") >/dev/null; then
+      echo "README.md: the code shown for tests/examples/$name differs from the file"
+      ok=1
+    fi
+  done
+  return $ok
 }

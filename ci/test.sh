@@ -61,6 +61,9 @@ fi
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 trap wine_stop EXIT
 
+docs_ok=1
+readme_in_sync || docs_ok=0
+
 # ---- one leg: configure, build, test ----
 declare -A leg_status leg_build_secs leg_test_secs leg_counts
 failed_legs=()
@@ -154,6 +157,10 @@ echo
 echo "total time: $(fmt_secs $((SECONDS - total_start)))"
 if [ ${#failed_legs[@]} -gt 0 ]; then
   echo "failed legs: ${failed_legs[*]}"
+fi
+if [ "$docs_ok" -eq 0 ]; then
+  echo "README.md is out of date with tests/examples (see the top of this log)"
+  failed_legs+=(readme)
 fi
 echo "total: $TOTAL_PASS passed, $TOTAL_FAIL failed, $TOTAL_SKIP skipped"
 [ ${#failed_legs[@]} -eq 0 ] && [ "$TOTAL_FAIL" -eq 0 ]

@@ -76,7 +76,8 @@ epoll_port::~epoll_port() {
 
 std::error_code epoll_port::source_add(proactor_socket& s) noexcept {
   epoll_event e{};
-  e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  // EPOLLPRI only to learn of TCP urgent data, see proactor_socket.
+  e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
   e.data.u64 = s.token();
   // Adding checks the current state at once, so readiness that arrived
   // between the attempt that met EAGAIN and this call is not lost.
@@ -111,10 +112,9 @@ bool epoll_port::source_wait(int timeout_ms) noexcept {
       woken = true;
       continue;
     }
-    const std::uint32_t hangup = e.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR);
-    on_ready(e.data.u64, (e.events & (EPOLLIN | EPOLLPRI)) != 0 || hangup != 0,
-             (e.events & EPOLLOUT) != 0 || (e.events & (EPOLLHUP | EPOLLERR)) != 0,
-             hangup != 0);
+    const std::uint32_t sticky = e.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI);
+    on_ready(e.data.u64, (e.events & EPOLLIN) != 0 || sticky != 0,
+             (e.events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0, sticky != 0);
   }
   return woken;
 }

@@ -94,8 +94,7 @@ std::error_code posix_send_error(int err, bool send_shut) noexcept {
   // peer's RST (the first gets ECONNRESET; Windows: WSAECONNRESET each
   // time). socket_state::send_shut is set by our shutdown and disconnect,
   // so it separates the two.
-  if (err == EPIPE)
-    return make_error_code(send_shut ? errc::shut_down : errc::connection_reset);
+  if (err == EPIPE) return make_error_code(send_shut ? errc::shut_down : errc::connection_reset);
   return posix_error(err);
 }
 

@@ -19,6 +19,7 @@
 
 #include "common/sys.hpp"
 #include "posix/posix_addr.hpp"
+#include "posix/posix_compat.hpp"
 #include "posix/posix_errors.hpp"
 
 namespace pocore::detail::sys {
@@ -107,7 +108,7 @@ native_handle_type open_socket(address_family family, socket_type type,
     return invalid_native_handle;
   }
   int st = type == socket_type::stream ? SOCK_STREAM : SOCK_DGRAM;
-  int fd = ::socket(af, st | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = posix_open_socket(af, st);
   if (fd < 0) {
     ec = last_error();
     return invalid_native_handle;
@@ -139,7 +140,7 @@ native_handle_type accept(socket_state& s, endpoint* peer, std::error_code& ec) 
   for (;;) {
     posix_sockaddr sa;
     sa.length = sizeof(sa.storage);
-    int fd = ::accept4(s.handle, sa.get(), &sa.length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = posix_accept(s.handle, sa.get(), &sa.length);
     if (fd >= 0) {
       no_sigpipe(fd);
       if (peer != nullptr) *peer = from_sockaddr(sa.get(), sa.length);
@@ -166,7 +167,8 @@ std::error_code connect(socket_state& s, const endpoint& ep) noexcept {
   int err = errno;
   // Linux keeps connecting in the background after EINTR, like after
   // EINPROGRESS; a retried connect() would say EALREADY.
-  if (err != EINPROGRESS && err != EINTR) return posix_connect_error(err, s.family == address_family::local);
+  if (err != EINPROGRESS && err != EINTR)
+    return posix_connect_error(err, s.family == address_family::local);
   if (s.non_blocking.load(std::memory_order_relaxed)) return make_error_code(errc::in_progress);
   if (auto ec = wait_for(s.handle, POLLOUT)) return ec;
   int so_error = 0;
@@ -194,6 +196,11 @@ std::size_t send(socket_state& s, const_buffer b, std::error_code& ec) noexcept 
 }
 
 std::size_t recv(socket_state& s, buffer b, std::error_code& ec) noexcept {
+  if (s.type == socket_type::datagram) {
+    // A datagram that does not fit is message_size here too, as on Windows.
+    endpoint ignored;
+    return recv_from(s, b, ignored, ec);
+  }
   for (;;) {
     ssize_t n = ::recv(s.handle, b.data, b.size, 0);
     if (n >= 0) {

@@ -119,7 +119,7 @@ socket_state* proactor::attach(native_handle_type h, address_family family, sock
   s->send_shut.store(false, std::memory_order_relaxed);
   s->closed = false;
   s->registered = false;
-  s->peer_closed = false;
+  s->sticky_read = false;
   s->read_ready = true;
   s->write_ready = true;
   // Registration with the source is lazy (first operation that would
@@ -260,15 +260,14 @@ void proactor::cancel(socket_state& state, operation* op) noexcept {
 
 // ---- readiness ----
 
-void proactor::on_ready(std::uint64_t token, bool readable, bool writable,
-                        bool hangup) noexcept {
+void proactor::on_ready(std::uint64_t token, bool readable, bool writable, bool sticky) noexcept {
   proactor_socket* s = lookup(static_cast<std::uint32_t>(token));
   if (s == nullptr) return;
   std::lock_guard lock(s->mutex);
   // Generation first: for a stale event it is the only field read (see
   // attach()).
   if (s->generation != static_cast<std::uint32_t>(token >> 32) || s->closed) return;
-  if (hangup) s->peer_closed = true;
+  if (sticky) s->sticky_read = true;
   op_queue done;
   // Writes first: a failed connect must read its error (SO_ERROR) before
   // a recv queued behind it could consume the same pending error.
@@ -356,9 +355,9 @@ std::size_t proactor::run(run_mode mode, std::chrono::milliseconds timeout) {
   const bool one = mode == run_mode::run_one || mode == run_mode::poll_one;
   const bool bounded = mode == run_mode::run_one && timeout.count() >= 0;
   const std::int64_t deadline =
-      bounded ? steady_now_ns() +
-                    std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count()
-              : 0;
+      bounded
+          ? steady_now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count()
+          : 0;
   run_scope scope(this);
   std::size_t n = 0;
   bool drained = false;  // this thread consumed a signal that may have been for all

@@ -12,6 +12,32 @@
 // at submission or later, go to the port's completion queue; only run()
 // invokes them, so a callback never runs inside the call that submitted it.
 //
+// One completion queue per port, shared by every run() thread, rather than
+// a private list per thread: finished operations are moved into it while
+// the socket's lock is still held, so one socket's completions enter it in
+// the order they finished even when several threads finish them, and with
+// one thread running the port they run in submission order (guarantee 4).
+// What a thread private list would save, an eventfd write per completion,
+// is saved anyway: an operation finished on a thread inside this port's
+// run() signals nobody, because that thread returns to the queue before it
+// waits again.
+//
+// Wake-ups: a run() thread about to block announces itself in `waiting_`
+// and then re-checks the stop flag, the work count, the queue and the
+// timers; whoever changes one of those and then sees a waiter signals the
+// source. A thread that consumed a signal passes it on when it leaves
+// run(), so a stop or "no more work" reaches every waiting thread.
+//
+// Other decisions:
+// - Disconnect waits in the write queue behind every pending send, then
+//   calls shutdown(SHUT_RDWR): the peer sees end of stream after the last
+//   byte, pending and later recvs here complete with 0 bytes, later sends
+//   fail with shut_down. The descriptor stays open until close().
+// - A readiness hint per direction lets a submission skip the attempt that
+//   would only meet EAGAIN (see proactor_socket::read_ready), which brings
+//   an echo server to three system calls per message: the wait, the recv,
+//   the send.
+//
 // The core knows nothing about epoll: a readiness source derives from
 // `proactor` and implements the four source_* hooks (register, deregister,
 // wait, signal). The backend class (epoll_port) is that derived class.
@@ -42,10 +68,11 @@ struct proactor_socket final : socket_state {
   std::uint32_t generation = 0;
   bool closed = true;
   bool registered = false;  ///< known to the readiness source
-  /// The source reported hang-up, error or the peer's FIN. From then on a
-  /// short read no longer proves the socket drained: end of stream stays
-  /// readable without a new edge.
-  bool peer_closed = false;
+  /// The source reported a state that stays readable without a further
+  /// edge: the peer's FIN, hang-up, an error, or TCP urgent data (a recv
+  /// stops short at the urgent mark with data still queued). From then on
+  /// a short read no longer proves the socket drained.
+  bool sticky_read = false;
   // Readiness hints. True means "an attempt may succeed"; an attempt that
   // meets EAGAIN (or a short read/write, which proves the buffer ran dry)
   // clears it, and the next edge from the source sets it. While it is
@@ -115,9 +142,9 @@ class proactor : public port_backend {
   /// every waiter sees it until one consumes it).
   virtual void source_signal() noexcept = 0;
 
-  /// Called by source_wait() for a socket event. `hangup`: the peer
-  /// closed or reset, or the socket has an error.
-  void on_ready(std::uint64_t token, bool readable, bool writable, bool hangup) noexcept;
+  /// Called by source_wait() for a socket event. `sticky`: see
+  /// proactor_socket::sticky_read.
+  void on_ready(std::uint64_t token, bool readable, bool writable, bool sticky) noexcept;
 
  private:
   // Runs `q` until its front would block; finished ops move to `done`.

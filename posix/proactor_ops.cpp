@@ -15,6 +15,7 @@
 #include <cstddef>
 
 #include "posix/posix_addr.hpp"
+#include "posix/posix_compat.hpp"  // accept4, MSG_NOSIGNAL on macOS
 #include "posix/posix_errors.hpp"
 #include "posix/proactor.hpp"
 
@@ -93,10 +94,11 @@ perform_result stream_recv(proactor_socket& s, operation& op) noexcept {
     ssize_t n = v.count == 1 ? ::recv(s.handle, v.iov[0].iov_base, v.iov[0].iov_len, 0)
                              : ::readv(s.handle, v.iov, static_cast<int>(v.count));
     if (n >= 0) {
-      // A short read left the receive queue empty; the next arrival is a
-      // new edge. Not so after the peer's FIN: end of stream stays readable
-      // and brings no further edge.
-      if (static_cast<std::size_t>(n) < v.bytes && n > 0 && !s.peer_closed) s.read_ready = false;
+      // A short read left the receive queue empty (TCP and Unix-domain
+      // recvmsg return early only then), so the next arrival is a new edge
+      // and the next recv need not try first. Not so once the source saw
+      // a sticky state (proactor_socket::sticky_read).
+      if (static_cast<std::size_t>(n) < v.bytes && n > 0 && !s.sticky_read) s.read_ready = false;
       return finish(op, static_cast<std::size_t>(n));
     }
     int err = errno;
@@ -211,7 +213,7 @@ perform_result accept_one(port_backend& port, proactor_socket& s, operation& op)
   for (;;) {
     posix_sockaddr sa;
     sa.length = sizeof(sa.storage);
-    int fd = ::accept4(s.handle, sa.get(), &sa.length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = posix_accept(s.handle, sa.get(), &sa.length);
     if (fd >= 0) {
       std::error_code ec;
       socket_state* ns = port.attach(fd, s.family, socket_type::stream, ec);
@@ -231,7 +233,9 @@ perform_result accept_one(port_backend& port, proactor_socket& s, operation& op)
       case ENETDOWN:
       case ENOPROTOOPT:
       case EHOSTDOWN:
+#if defined(ENONET)  // Linux only
       case ENONET:
+#endif
       case EHOSTUNREACH:
       case ENETUNREACH:
         continue;

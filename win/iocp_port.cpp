@@ -60,8 +60,8 @@ void iocp_port::drain_on_destroy() noexcept {
   const ULONGLONG give_up = GetTickCount64() + 5000;
   for (;;) {
     {
-      std::lock_guard lock(fallback_mutex_);
-      while (operation* op = fallback_.pop()) {
+      std::lock_guard lock(local_mutex_);
+      while (operation* op = local_.pop()) {
         auto& p = priv(*op);
         if ((p.flags & flag_raw) != 0 && p.kind == op_kind::accept)
           closesocket(native(*op).accept_socket);
@@ -94,11 +94,15 @@ void iocp_port::discard(const OVERLAPPED_ENTRY& e) noexcept {
 
 // ---- wake-ups and the stop flag ----
 
-void iocp_port::wake() noexcept {
+void iocp_port::wake() noexcept { wake_up_to(~std::size_t{0}); }
+
+void iocp_port::wake_up_to(std::size_t max) noexcept {
   // Pairs with the fence in run(): either the waiter sees the change that
-  // called wake() (stop flag, work count, timer), or we see the waiter.
+  // called wake() (stop flag, work count, timer, local queue), or we see
+  // the waiter.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   std::size_t n = waiters_.load(std::memory_order_relaxed);
+  if (n > max) n = max;
   // One packet releases one blocked thread, so a broadcast is one packet
   // per waiter. A thread may take several of them in one batch; a thread
   // that leaves run() passes the wake on (see run()), so nobody sleeps
@@ -130,15 +134,33 @@ void iocp_port::post_ready(operation& op) noexcept {
   park(op);
 }
 
-// Out of memory for a packet: keep the record ourselves and wake a thread
-// to take it, so it still completes exactly once.
+// Keeps a finished record (or a raw packet, flag_raw) in the local queue,
+// where every thread in run() looks before it blocks; wakes one waiter.
 void iocp_port::park(operation& op) noexcept {
   {
-    std::lock_guard lock(fallback_mutex_);
-    fallback_.push(op);
-    has_fallback_.store(true, std::memory_order_release);
+    std::lock_guard lock(local_mutex_);
+    local_.push(op);
+    has_local_.store(true, std::memory_order_release);
   }
-  wake();
+  wake_up_to(1);
+}
+
+operation* iocp_port::pop_local() noexcept {
+  if (!has_local_.load(std::memory_order_acquire)) return nullptr;
+  operation* op;
+  bool more;
+  {
+    std::lock_guard lock(local_mutex_);
+    op = local_.pop();
+    more = !local_.empty();
+    if (!more) has_local_.store(false, std::memory_order_relaxed);
+  }
+  // Records are left and this thread is about to run a callback: wake one
+  // more thread to take the next. Each taker wakes the next in turn, so a
+  // wake-up swallowed by a busy thread's batch cannot strand a record
+  // while every other thread sleeps (guarantee 8).
+  if (op != nullptr && more) wake_up_to(1);
+  return op;
 }
 
 void iocp_port::finish(operation& op) noexcept {
@@ -171,25 +193,27 @@ operation* iocp_port::take(const OVERLAPPED_ENTRY& e) noexcept {
   return complete(s, op, win::ntstatus_to_win32(status), e.dwNumberOfBytesTransferred);
 }
 
-// Runs expired timers and records parked in the fallback queue. Returns
-// how many callbacks ran; with `one`, at most one in total (`done` so far).
+// Moves expired timers to the local queue, then runs records from it one
+// at a time (so that threads arriving meanwhile share them). Returns how
+// many callbacks ran; with `one`, at most one in total (`done` so far).
 std::size_t iocp_port::run_local(bool one, std::size_t done) noexcept {
-  op_queue ready;
-  collect_timers(ready);
-  // Timer records hold no socket reference, whatever a record's previous
-  // use left in its flags.
-  for (operation* op = ready.front(); op != nullptr; op = priv(*op).next) priv(*op).flags = 0;
-  if (has_fallback_.load(std::memory_order_acquire)) {
-    std::lock_guard lock(fallback_mutex_);
-    ready.splice(fallback_);
-    has_fallback_.store(false, std::memory_order_relaxed);
+  op_queue timers;
+  collect_timers(timers);
+  if (!timers.empty()) {
+    // Timer records hold no socket reference, whatever a record's
+    // previous use left in its flags.
+    for (operation* op = timers.front(); op != nullptr; op = priv(*op).next) priv(*op).flags = 0;
+    std::lock_guard lock(local_mutex_);
+    local_.splice(timers);
+    has_local_.store(true, std::memory_order_release);
   }
   std::size_t n = 0;
-  while (operation* op = ready.pop()) {
+  while (!stopped() && !(one && done + n > 0)) {
+    operation* op = pop_local();
+    if (op == nullptr) break;
     auto& p = priv(*op);
     if ((p.flags & flag_raw) != 0) {
-      // An I/O result that could not be posted: finish it here, as take()
-      // would have.
+      // A packet parked before take(): finish it here, as take() would.
       p.flags &= static_cast<std::uint16_t>(~flag_raw);
       auto& s = *static_cast<iocp_socket_state*>(static_cast<socket_state*>(p.owner));
       const OVERLAPPED& ov = native(*op).ov;
@@ -197,15 +221,37 @@ std::size_t iocp_port::run_local(bool one, std::size_t done) noexcept {
                     ov.InternalHigh);
       if (op == nullptr) continue;
     }
-    if (stopped() || (one && done + n > 0)) {
-      // Not ours to run now: back through the port, still exactly once.
-      post_ready(*op);
-      continue;
-    }
     finish(*op);
     ++n;
   }
   return n;
+}
+
+// Moves a dequeued batch to the local queue, in order. Its records are
+// then run one at a time by whichever threads are in run(): a thread that
+// kept the batch to itself would make the others idle while it runs
+// callbacks (guarantee 8), however late they arrive.
+void iocp_port::park_batch(const OVERLAPPED_ENTRY* e, ULONG count) noexcept {
+  op_queue batch;
+  for (ULONG i = 0; i < count; ++i) {
+    // A wake-up has done its job by waking this thread; a thread leaving
+    // run() passes stops on (see run()).
+    if (e[i].lpOverlapped == nullptr) continue;
+    operation& op = *reinterpret_cast<iocp_op_native*>(e[i].lpOverlapped)->self;
+    if (e[i].lpCompletionKey != key_ready) {
+      // A raw I/O packet: its status stays in Internal, the byte count
+      // goes to InternalHigh (both are ours once the I/O is done).
+      e[i].lpOverlapped->InternalHigh = e[i].dwNumberOfBytesTransferred;
+      priv(op).flags |= flag_raw;
+    }
+    batch.push(op);
+  }
+  if (batch.empty()) return;
+  std::lock_guard lock(local_mutex_);
+  local_.splice(batch);
+  has_local_.store(true, std::memory_order_release);
+  // No wake-up here: this thread takes the first record next, and
+  // pop_local() wakes a helper for the rest.
 }
 
 std::size_t iocp_port::run(run_mode mode, std::chrono::milliseconds timeout) {
@@ -236,7 +282,7 @@ std::size_t iocp_port::run(run_mode mode, std::chrono::milliseconds timeout) {
       }
       waiters_.fetch_add(1, std::memory_order_relaxed);
       std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with wake()
-      if (stopped() || outstanding() == 0) {
+      if (stopped() || outstanding() == 0 || has_local_.load(std::memory_order_relaxed)) {
         waiters_.fetch_sub(1, std::memory_order_relaxed);
         continue;
       }
@@ -244,8 +290,8 @@ std::size_t iocp_port::run(run_mode mode, std::chrono::milliseconds timeout) {
       wait_ms = ms < 0 ? INFINITE : static_cast<DWORD>(ms);
     }
     ULONG count = 0;
-    // run_one/poll_one take one packet at a time: a batch would have to be
-    // re-posted behind newer packets, breaking per-socket order.
+    // run_one/poll_one want one callback: one packet is enough, and the
+    // local queue stays empty for the next caller.
     BOOL ok =
         GetQueuedCompletionStatusEx(port_, entries, one ? 1 : batch_size, &count, wait_ms, FALSE);
     if (block) waiters_.fetch_sub(1, std::memory_order_relaxed);
@@ -262,21 +308,24 @@ std::size_t iocp_port::run(run_mode mode, std::chrono::milliseconds timeout) {
       }
       continue;  // a timer's deadline: the next round collects it
     }
-    for (ULONG i = 0; i < count; ++i) {
-      operation* op = take(entries[i]);
-      if (op == nullptr) continue;
-      if (stopped() || (one && n > 0)) {
-        // Dequeued but not to be run now: queue it again (it is already
-        // finished, so it completes exactly once, on a later run()).
-        post_ready(*op);
-        continue;
-      }
-      finish(*op);
-      ++n;
+    if (count > 1) {
+      park_batch(entries, count);  // run one by one from the local queue
+      continue;
     }
+    operation* op = take(entries[0]);
+    if (op == nullptr) continue;
+    if (stopped()) {
+      // Dequeued but not to be run now: keep it (it is finished, so it
+      // completes exactly once, on a later run(), ahead of newer packets).
+      park(*op);
+      continue;
+    }
+    finish(*op);
+    ++n;
     if (one && n > 0) break;
   }
-  // This thread may have taken wake packets meant for others in its batch.
+  // This thread may have taken (and dropped) wake packets meant for others
+  // in its batch; a stop or the end of work must reach every waiter.
   if (pass_wake && waiters_.load(std::memory_order_relaxed) != 0) wake();
   return n;
 }

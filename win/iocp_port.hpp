@@ -7,8 +7,15 @@
 // completion key and FILE_SKIP_COMPLETION_PORT_ON_SUCCESS set, so a call
 // that finishes at once queues nothing and the backend posts the record's
 // OVERLAPPED itself: callbacks only ever run from run(). Records finished
-// by pocore (posts, timers, errors found at submission) travel through the
-// port with the key `key_ready`; wake-ups are packets with no OVERLAPPED.
+// by pocore (posts, cancelled timers, errors found at submission) travel
+// through the port with the key `key_ready`; wake-ups are packets with no
+// OVERLAPPED.
+//
+// run() dequeues with GetQueuedCompletionStatusEx. A batch of more than one
+// packet goes to a small local queue that every thread in run() takes from
+// one record at a time (expired timers join it too), so one thread never
+// sits on completions while others idle, and one thread alone still sees
+// the port's order.
 
 // Winsock first, in the order the Windows SDK requires.
 // clang-format off
@@ -86,8 +93,8 @@ class iocp_port final : public port_backend {
   static constexpr ULONG_PTR key_ready = 1;
   // priv.flags: the record holds a reference on its socket state.
   static constexpr std::uint16_t flag_ref = 1;
-  // priv.flags: a parked record whose packet was never posted; its status
-  // and byte count wait in ov.Internal/InternalHigh.
+  // priv.flags: a parked raw I/O packet, not yet through complete(); its
+  // status and byte count wait in ov.Internal/InternalHigh.
   static constexpr std::uint16_t flag_raw = 2;
   // priv.state: cancel(op) asked for this record (guarded by its socket's mutex).
   static constexpr std::uint8_t state_cancelled = 1;
@@ -95,6 +102,9 @@ class iocp_port final : public port_backend {
   // ---- iocp_port.cpp ----
   void post_ready(operation& op) noexcept;
   void park(operation& op) noexcept;
+  void park_batch(const OVERLAPPED_ENTRY* e, ULONG count) noexcept;
+  operation* pop_local() noexcept;
+  void wake_up_to(std::size_t max) noexcept;
   void finish(operation& op) noexcept;
   void release(iocp_socket_state& s) noexcept;
   operation* take(const OVERLAPPED_ENTRY& e) noexcept;
@@ -132,11 +142,13 @@ class iocp_port final : public port_backend {
   /// Socket states not yet deleted (the destructor waits for their last
   /// packets so none leaks).
   std::atomic<std::size_t> states_{0};
-  /// Records that could not be posted (PostQueuedCompletionStatus failed
-  /// for lack of memory); run() takes them from here instead.
-  std::mutex fallback_mutex_;
-  op_queue fallback_;
-  std::atomic<bool> has_fallback_{false};
+  /// Records run() takes before blocking, one at a time: the rest of a
+  /// dequeued batch, expired timers, what a run_one or stop left over (in
+  /// order, ahead of newer packets) and what PostQueuedCompletionStatus
+  /// had no memory for.
+  std::mutex local_mutex_;
+  op_queue local_;
+  std::atomic<bool> has_local_{false};
 };
 
 static_assert(backend_impl<iocp_port>);

@@ -96,7 +96,8 @@ inline endpoint from_sockaddr(const sockaddr* sa, int len) noexcept {
     case AF_UNIX: {
       const auto* un = reinterpret_cast<const SOCKADDR_UN*>(sa);
       int max = len - static_cast<int>(offsetof(SOCKADDR_UN, sun_path));
-      if (max > static_cast<int>(sizeof(un->sun_path))) max = sizeof(un->sun_path);
+      if (max > static_cast<int>(sizeof(un->sun_path)))
+        max = static_cast<int>(sizeof(un->sun_path));
       if (max <= 0) return {};  // an unnamed (unbound) AF_UNIX socket
       std::size_t n = strnlen(un->sun_path, static_cast<std::size_t>(max));
       if (n == 0) return {};

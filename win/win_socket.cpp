@@ -366,7 +366,7 @@ std::error_code set_option(socket_state& s, socket_option opt, int value) noexce
     return make_error_code(errc::invalid_argument);
   if (opt == socket_option::linger) {
     LINGER l{};
-    l.l_onoff = value >= 0 ? 1 : 0;
+    l.l_onoff = static_cast<u_short>(value >= 0 ? 1 : 0);
     l.l_linger = static_cast<u_short>(value >= 0 ? (value > 65535 ? 65535 : value) : 0);
     if (setsockopt(sock(s), sp.level, sp.name, reinterpret_cast<const char*>(&l), sizeof(l)) != 0)
       return fail();

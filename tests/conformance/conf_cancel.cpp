@@ -244,14 +244,14 @@ POCORE_CASE(close_with_pending_send_and_recv) {
   ASSERT_PAIR(p);
   // A send far larger than the socket buffers, with the peer not reading,
   // stays pending; close must abort it and the recv.
-  constexpr std::size_t total = 64u << 20;
+  constexpr std::size_t total = 32u << 20;
   std::vector<std::uint8_t> out(total, 0x5a);
   op_rec s;
   p.client.async_send(s, const_buffer{out.data(), out.size()});
   char c = 0;
   op_rec r;
   p.client.async_recv(r, buffer{&c, 1});
-  EXPECT_EQ(port().run_one_for(100ms), 0u) << "a 64 MiB send finished with nobody reading";
+  EXPECT_EQ(port().run_one_for(100ms), 0u) << "a 32 MiB send finished with nobody reading";
   p.client.close();
   ASSERT_TRUE(drain(port()));
   EXPECT_EQ(s.calls, 1);
@@ -265,12 +265,12 @@ POCORE_CASE(close_with_pending_send_and_recv) {
 POCORE_CASE(cancel_blocked_send_reports_bytes_sent) {
   stream_pair p = make_tcp_pair(port());
   ASSERT_PAIR(p);
-  constexpr std::size_t total = 64u << 20;
+  constexpr std::size_t total = 32u << 20;
   std::vector<std::uint8_t> out(total);
   fill_pattern(out, 0, 21);
   op_rec s;
   p.client.async_send(s, const_buffer{out.data(), out.size()});
-  EXPECT_EQ(port().run_one_for(100ms), 0u) << "a 64 MiB send finished with nobody reading";
+  EXPECT_EQ(port().run_one_for(100ms), 0u) << "a 32 MiB send finished with nobody reading";
   p.client.cancel(s);
   ASSERT_TRUE(run_until(port(), [&] { return s.calls == 1; }));
   EXPECT_EQ(s.error, errc::operation_aborted);
@@ -452,4 +452,64 @@ POCORE_CASE(async_ops_on_closed_socket_report_bad_descriptor) {
     EXPECT_EQ(calls, 1);
   }
   EXPECT_FALSE(acc.accepted.is_open());
+}
+
+POCORE_CASE(tcp_close_races_data_exactly_once) {
+  // Close racing a completing recv: one callback, success or aborted.
+  constexpr int iterations = 60;
+  int aborted = 0;
+  for (int i = 0; i < iterations; ++i) {
+    stream_pair p = make_tcp_pair(port());
+    ASSERT_PAIR(p);
+    char c = 0;
+    op_rec r;
+    p.server.async_recv(r, buffer{&c, 1});
+    std::thread sender([&] {
+      std::error_code ec;
+      p.client.send(pocore::make_buffer("r", 1), ec);
+    });
+    if (i % 3 == 0) std::this_thread::yield();
+    p.server.close();
+    sender.join();
+    ASSERT_TRUE(drain(port())) << "iteration " << i;
+    ASSERT_EQ(r.calls, 1) << "iteration " << i;
+    if (r.error) {
+      ASSERT_EQ(r.error, errc::operation_aborted) << "iteration " << i;
+      ++aborted;
+    } else {
+      ASSERT_EQ(r.bytes, 1u);
+      ASSERT_EQ(c, 'r');
+    }
+    p.client.close();
+  }
+  RecordProperty("aborted", aborted);
+}
+
+POCORE_CASE(close_while_four_threads_run) {
+  constexpr int pairs = 8;
+  std::vector<stream_pair> ps;
+  for (int i = 0; i < pairs; ++i) {
+    ps.push_back(make_tcp_pair(port()));
+    ASSERT_PAIR(ps.back());
+  }
+  std::array<char, pairs> c{};
+  std::array<op_rec, pairs> r;
+  for (int i = 0; i < pairs; ++i) ps[i].server.async_recv(r[i], buffer{&c[i], 1});
+  port().add_work();
+  run_threads runner(port(), 4);
+  std::error_code ec;
+  for (int i = 0; i < pairs; i += 2) ps[i].client.send(pocore::make_buffer("t", 1), ec);
+  for (auto& p : ps) p.server.close();
+  port().remove_work();
+  runner.join();
+  for (int i = 0; i < pairs; ++i) {
+    EXPECT_EQ(r[i].calls, 1) << "pair " << i;
+    if (r[i].error) {
+      EXPECT_EQ(r[i].error, errc::operation_aborted);
+    } else {
+      EXPECT_EQ(i % 2, 0) << "a recv with no data sent completed without error";
+      EXPECT_EQ(c[i], 't');
+    }
+  }
+  for (auto& p : ps) p.client.close();
 }

@@ -327,3 +327,34 @@ POCORE_CASE(outstanding_counts_submissions) {
   EXPECT_EQ(port().outstanding(), 0u);
   EXPECT_EQ(port().run(), 0u);
 }
+
+POCORE_CASE(callbacks_run_concurrently_on_four_threads) {
+  // Four callbacks that each wait for the other three can only finish if
+  // the port really runs them on four threads at once (guarantee 8). The
+  // threads are running (idle) before the work arrives, as in a server.
+  constexpr int n = 4;
+  std::atomic<int> arrived{0};
+  std::atomic<bool> timed_out{false};
+  std::array<op_rec, n> ops;
+  const auto give_up = clock::now() + wait_budget();
+  for (auto& o : ops) {
+    o.then = [&](op_rec&) {
+      arrived.fetch_add(1);
+      while (arrived.load() < n) {
+        if (clock::now() > give_up) {
+          timed_out = true;
+          return;
+        }
+        std::this_thread::yield();
+      }
+    };
+  }
+  port().add_work();
+  run_threads runner(port(), n);
+  for (int i = 0; i < 10; ++i) std::this_thread::yield();
+  for (auto& o : ops) port().post(o);
+  port().remove_work();
+  EXPECT_EQ(runner.join(), static_cast<std::size_t>(n));
+  EXPECT_FALSE(timed_out) << "only " << arrived.load() << " callbacks ran at the same time";
+  for (auto& o : ops) EXPECT_EQ(o.calls, 1);
+}

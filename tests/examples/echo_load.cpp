@@ -13,8 +13,6 @@
 // Exit status: 0 if every byte matched and no connection failed, 1 if not,
 // 2 for bad arguments.
 
-#include <pocore/pocore.hpp>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -22,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <pocore/pocore.hpp>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -99,7 +98,8 @@ struct client {
     c->got += op.bytes;
     if (c->got < c->in.size()) return c->recv_more();
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - c->sent_at);
-    c->latency_ns.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(ns.count(), UINT32_MAX)));
+    c->latency_ns.push_back(
+        static_cast<std::uint32_t>(std::min<std::int64_t>(ns.count(), UINT32_MAX)));
     if (c->in != c->out) {
       std::fprintf(stderr, "connection %zu: message %zu came back corrupted\n", c->id, c->done);
       return c->fail();

@@ -10,13 +10,12 @@
 // When ready it prints one line, `listening on ADDR:PORT`, and flushes it.
 // SIGINT/SIGTERM (Ctrl-C/Ctrl-Break on Windows) close everything; exit 0.
 
-#include <pocore/pocore.hpp>
-
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <pocore/pocore.hpp>
 #include <set>
 #include <string>
 #include <string_view>
@@ -103,6 +102,7 @@ class server {
   // any more. Closing aborts every pending operation; the final run()
   // delivers those callbacks, which free the connections.
   void shut_down() {
+    closing_ = true;
     tick_.cancel();
     acceptor_.close();
     udp_.close();
@@ -128,7 +128,8 @@ class server {
     auto& op = static_cast<pocore::accept_operation&>(base);
     auto* self = static_cast<server*>(op.context);
     if (op.error == pocore::errc::operation_aborted || op.error == pocore::errc::bad_descriptor)
-      return;  // the listener was closed: stop accepting
+      return;                                        // the listener was closed: stop accepting
+    if (self->closing_) return op.accepted.close();  // accepted just before the stop
     if (!op.error) {
       auto* c = new connection(*self, std::move(op.accepted));
       {
@@ -161,8 +162,7 @@ class server {
   }
   static void on_datagram_sent(pocore::operation& base) {
     auto* self = static_cast<server*>(base.context);
-    if (base.error == pocore::errc::operation_aborted ||
-        base.error == pocore::errc::bad_descriptor)
+    if (base.error == pocore::errc::operation_aborted || base.error == pocore::errc::bad_descriptor)
       return;
     base.on_complete = &on_datagram;
     self->start_udp_recv();
@@ -189,6 +189,7 @@ class server {
   char dgram_[64 * 1024];
   std::mutex mutex_;
   std::set<connection*> conns_;
+  bool closing_ = false;  // written and read only once run() threads are gone
 };
 
 void connection::on_recv(pocore::operation& op) {

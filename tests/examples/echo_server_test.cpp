@@ -10,13 +10,12 @@
 //
 // EXE names without a directory are looked up next to this program.
 
-#include <pocore/pocore.hpp>
-
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
+#include <pocore/pocore.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,8 +57,8 @@ struct child {
     si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
     si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
     // Its own process group, so Ctrl-Break reaches it and not us.
-    BOOL ok = CreateProcessA(nullptr, cmd.data(), nullptr, nullptr, TRUE,
-                             CREATE_NEW_PROCESS_GROUP, nullptr, nullptr, &si, &pi);
+    BOOL ok = CreateProcessA(nullptr, cmd.data(), nullptr, nullptr, TRUE, CREATE_NEW_PROCESS_GROUP,
+                             nullptr, nullptr, &si, &pi);
     CloseHandle(w);
     return ok != FALSE;
   }
@@ -144,16 +143,19 @@ struct child {
 #endif
 
 int g_failures = 0;
-#define CHECK(cond)                                                    \
-  do {                                                                 \
-    if (!(cond)) {                                                     \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
       std::fprintf(stderr, "  %s:%d: CHECK(%s)\n", __FILE__, __LINE__, #cond); \
-      return false;                                                    \
-    }                                                                  \
+      return false;                                                            \
+    }                                                                          \
   } while (0)
 
+const auto g_start = std::chrono::steady_clock::now();
+
 void report(const char* name, bool ok) {
-  std::printf("%s %s\n", ok ? "PASS" : "FAIL", name);
+  auto t = std::chrono::duration<double>(std::chrono::steady_clock::now() - g_start).count();
+  std::printf("%s %s (at %.2f s)\n", ok ? "PASS" : "FAIL", name, t);
   std::fflush(stdout);
   if (!ok) ++g_failures;
 }
@@ -326,11 +328,16 @@ int main(int argc, char** argv) {
   bool udp = true;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--backend" && i + 1 < argc) backend = argv[++i];
-    else if (a == "--server" && i + 1 < argc) server = argv[++i];
-    else if (a == "--load" && i + 1 < argc) load = argv[++i];
-    else if (a == "--no-udp") udp = false;
-    else return std::fprintf(stderr, "usage: echo_server_test --backend NAME\n"), 2;
+    if (a == "--backend" && i + 1 < argc)
+      backend = argv[++i];
+    else if (a == "--server" && i + 1 < argc)
+      server = argv[++i];
+    else if (a == "--load" && i + 1 < argc)
+      load = argv[++i];
+    else if (a == "--no-udp")
+      udp = false;
+    else
+      return std::fprintf(stderr, "usage: echo_server_test --backend NAME\n"), 2;
   }
 #if defined(_WIN32)
   const char* exe = ".exe";
@@ -345,7 +352,7 @@ int main(int argc, char** argv) {
   static child srv;
   // A hung server must not outlive this test (ctest would wait for it).
   std::thread([] {
-    std::this_thread::sleep_for(100s);
+    std::this_thread::sleep_for(150s);
     std::fprintf(stderr, "watchdog: giving up\n");
     srv.kill();
     std::_Exit(3);
@@ -365,11 +372,10 @@ int main(int argc, char** argv) {
   if (udp) report("udp", check_udp(port, ep));
   {
     child lc;
-    bool ok = lc.start({load, ep.to_string(), "--connections", "4", "--messages", "300",
+    bool ok = lc.start({load, ep.to_string(), "--connections", "4", "--messages", "100",
                         "--duration", "20", "--size", "512", "--backend", backend});
     std::string line;
-    for (char ch; ok && lc.read_byte(ch, std::chrono::steady_clock::now() + 30s) == 1;)
-      line += ch;
+    for (char ch; ok && lc.read_byte(ch, std::chrono::steady_clock::now() + 30s) == 1;) line += ch;
     auto code = ok ? lc.wait(30s) : std::nullopt;
     std::printf("load: %s", line.c_str());
     report("load_client", code.has_value() && *code == 0);

@@ -4,10 +4,9 @@
 // client on one port exchange one message; a timer bounds the wait. The
 // program ends when run() runs out of work. README.md shows this file.
 
-#include <pocore/pocore.hpp>
-
 #include <chrono>
 #include <cstdio>
+#include <pocore/pocore.hpp>
 #include <string>
 
 int main() {

@@ -3,9 +3,8 @@
 // The smallest complete echo server, with caller-owned operation records.
 // README.md shows this file; it is built with the tests so it stays true.
 
-#include <pocore/pocore.hpp>
-
 #include <cstdio>
+#include <pocore/pocore.hpp>
 
 // A connection owns its socket, its buffer and one record per direction.
 struct connection {

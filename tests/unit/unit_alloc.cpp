@@ -236,3 +236,19 @@ POCORE_UNIT(convenience_layer_recycles) {
   p.server.close();
   EXPECT_TRUE(drain(port));
 }
+
+POCORE_UNIT(alloc_counter_sees_allocations) {
+  // Guards the tests above: a counter that never counts would pass them.
+  alloc_window w;
+  auto* p = new int(7);
+  void* m = std::malloc(16);
+  const auto [news, mallocs] = w.stop();
+  std::free(m);
+  delete p;
+  EXPECT_EQ(news, 1u);
+#if defined(POCORE_HAVE_MALLOC_HOOK)
+  EXPECT_EQ(mallocs, 1u);
+#else
+  (void)mallocs;
+#endif
+}

@@ -46,7 +46,11 @@ struct handler_op : Op {
       endpoint from = self->peer;
       self->~handler_op();
       handler_deallocate(p, self, sizeof(handler_op));
-      fn(ec, n, from);
+      // recv_from hands over the sender; send_to's handler takes no endpoint.
+      if constexpr (std::is_invocable_v<F&, std::error_code, std::size_t, const endpoint&>)
+        fn(ec, n, from);
+      else
+        fn(ec, n);
     } else {
       std::error_code ec = self->error;
       std::size_t n = self->bytes;

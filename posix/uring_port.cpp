@@ -1,0 +1,538 @@
+// Copyright 2026 The pocore Authors. SPDX-License-Identifier: Apache-2.0
+//
+// The io_uring backend's port: ring set-up, the socket list, submission,
+// cancel, close and the run loop. What each kind of operation puts into the
+// ring and makes of its completion is in uring_ops.cpp.
+
+#include "posix/uring_port.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <new>
+
+#include "common/sys.hpp"
+
+namespace pocore::detail {
+namespace {
+
+// The port whose run() this thread is inside (innermost, if nested). Such a
+// thread batches its submissions: it flushes the SQ itself before it waits,
+// so the hot path (callback -> submit) costs no system call of its own.
+thread_local const uring_port* tls_running = nullptr;
+// The port for which this thread currently holds the reaper role.
+thread_local const uring_port* tls_reaper = nullptr;
+
+struct run_scope {
+  const uring_port* prev;
+  explicit run_scope(const uring_port* p) noexcept : prev(tls_running) { tls_running = p; }
+  ~run_scope() { tls_running = prev; }
+  run_scope(const run_scope&) = delete;
+  run_scope& operator=(const run_scope&) = delete;
+};
+
+void abort_all(op_queue& q, op_queue& done) noexcept {
+  while (operation* op = q.pop()) {
+    op->error = make_error_code(errc::operation_aborted);
+    op->bytes = priv(*op).progress;
+    done.push(*op);
+  }
+}
+
+bool has_opcodes(io_uring& ring) noexcept {
+  io_uring_probe* probe = io_uring_get_probe_ring(&ring);
+  if (probe == nullptr) return false;
+  bool ok = true;
+  for (int opcode : {IORING_OP_NOP, IORING_OP_ASYNC_CANCEL, IORING_OP_ACCEPT, IORING_OP_CONNECT,
+                     IORING_OP_SEND, IORING_OP_RECV, IORING_OP_SENDMSG, IORING_OP_RECVMSG})
+    ok = ok && io_uring_opcode_supported(probe, opcode) != 0;
+  io_uring_free_probe(probe);
+  return ok;
+}
+
+// Callbacks run back to back before the ring and the timers are looked at
+// again, so a stream of posts cannot starve socket completions.
+constexpr int max_callbacks_between_polls = 64;
+
+}  // namespace
+
+// ---- set-up ----
+
+std::unique_ptr<port_backend> uring_port::create(std::error_code& ec) noexcept {
+  io_uring ring;
+  io_uring_params params{};
+  // SUBMIT_ALL (5.18): one bad SQE does not hold back the ones behind it.
+  // A CQ four times the SQ makes an overflow (which NODROP survives, at a
+  // cost) rare even with every socket's requests completing at once.
+  params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL;
+  params.cq_entries = 4096;
+  int r = io_uring_queue_init_params(1024, &ring, &params);
+  if (r == -EINVAL) {
+    params = {};
+    params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+    params.cq_entries = 4096;
+    r = io_uring_queue_init_params(1024, &ring, &params);
+  }
+  // -ENOSYS (old kernel), -EPERM (sysctl io_uring_disabled, seccomp,
+  // container policy), -ENOMEM: all mean "not here".
+  if (r < 0) {
+    ec = make_ec(errc::backend_unavailable);
+    return nullptr;
+  }
+  // EXT_ARG (5.11): a wait with a timeout needs no timeout SQE, so waiting
+  // never touches the SQ. NODROP: a full CQ never loses a completion.
+  // SUBMIT_STABLE: msghdr/iovec/sockaddr are copied at submission.
+  constexpr unsigned needed = IORING_FEAT_EXT_ARG | IORING_FEAT_NODROP | IORING_FEAT_SUBMIT_STABLE;
+  if ((params.features & needed) != needed || !has_opcodes(ring)) {
+    io_uring_queue_exit(&ring);
+    ec = make_ec(errc::backend_unavailable);
+    return nullptr;
+  }
+  auto* port = new (std::nothrow) uring_port(ring);
+  if (port == nullptr) {
+    io_uring_queue_exit(&ring);
+    ec = make_ec(errc::not_enough_memory);
+    return nullptr;
+  }
+  ec.clear();
+  return std::unique_ptr<port_backend>(port);
+}
+
+uring_port::~uring_port() {
+  // Closing the ring cancels whatever is still in it. Sockets still open
+  // belong to a user who broke "close sockets before their port"; their
+  // descriptors are closed so nothing leaks, their records dropped.
+  io_uring_queue_exit(&ring_);
+  for (uring_socket* s = sockets_; s != nullptr;) {
+    uring_socket* next = s->next;
+    if (!s->closed) sys::close_handle(s->handle);
+    delete s;
+    s = next;
+  }
+}
+
+// ---- the SQ ----
+
+io_uring_sqe* uring_port::sqe_locked() noexcept {
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  if (sqe == nullptr) {
+    flush_locked();
+    sqe = io_uring_get_sqe(&ring_);
+  }
+  return sqe;
+}
+
+void uring_port::prepared_locked() noexcept {
+  ++sq_pending_;
+  sq_dirty_.store(true, std::memory_order_release);
+  // A thread outside run() may not come back to flush: submit now.
+  if (tls_running != this) flush_locked();
+}
+
+void uring_port::flush_locked() noexcept {
+  if (sq_pending_ == 0) return;
+  int r;
+  do {
+    r = io_uring_submit(&ring_);
+  } while (r == -EINTR);
+  // -EBUSY/-EAGAIN (completions backed up in the kernel): the SQEs stay in
+  // the SQ and the next flush offers them again.
+  sq_pending_ = io_uring_sq_ready(&ring_);
+  sq_dirty_.store(sq_pending_ != 0, std::memory_order_release);
+}
+
+void uring_port::flush() noexcept {
+  if (!sq_dirty_.load(std::memory_order_acquire)) return;
+  std::lock_guard lock(sq_mutex_);
+  flush_locked();
+}
+
+void uring_port::submit_nop() noexcept {
+  // One NOP in flight is enough to end the reaper's wait: wakers that come
+  // while one is on its way save the system call. The reaper clears the
+  // flag when it consumes the NOP's CQE, before it looks (under mutex_,
+  // which every waker took after publishing) at what the wakers published.
+  if (kicked_.exchange(true)) return;
+  std::lock_guard lock(sq_mutex_);
+  io_uring_sqe* sqe = sqe_locked();
+  if (sqe == nullptr) {
+    kicked_.store(false);
+    return;
+  }
+  io_uring_prep_nop(sqe);
+  io_uring_sqe_set_data64(sqe, uring_tag_wake);
+  ++sq_pending_;
+  flush_locked();
+}
+
+// ---- sockets ----
+
+socket_state* uring_port::attach(native_handle_type h, address_family family, socket_type type,
+                                 std::error_code& ec) noexcept {
+  auto* s = new (std::nothrow) uring_socket;
+  if (s == nullptr) {
+    sys::close_handle(h);
+    ec = make_ec(errc::not_enough_memory);
+    return nullptr;
+  }
+  s->handle = h;
+  s->family = family;
+  s->type = type;
+  {
+    std::lock_guard lock(list_mutex_);
+    s->next = sockets_;
+    if (sockets_ != nullptr) sockets_->prev = s;
+    sockets_ = s;
+  }
+  open_sockets().fetch_add(1, std::memory_order_relaxed);
+  ec.clear();
+  return s;
+}
+
+void uring_port::release_socket(uring_socket& s) noexcept {
+  {
+    std::lock_guard lock(list_mutex_);
+    if (s.prev != nullptr)
+      s.prev->next = s.next;
+    else
+      sockets_ = s.next;
+    if (s.next != nullptr) s.next->prev = s.prev;
+  }
+  delete &s;
+}
+
+void uring_port::close(socket_state& state) noexcept {
+  auto& s = static_cast<uring_socket&>(state);
+  bool release;
+  {
+    std::lock_guard lock(s.mutex);
+    if (s.closed) return;
+    s.closed = true;
+    op_queue done;
+    abort_all(s.read_q, done);
+    abort_all(s.write_q, done);
+    // Records in the ring complete through their own CQEs, as aborted
+    // (finish_op treats every result on a closed socket so).
+    if (s.read_active != nullptr) request_cancel(*s.read_active);
+    if (s.write_active != nullptr) request_cancel(*s.write_active);
+    // A request prepared but not yet submitted names the descriptor by
+    // number: submit it before the number can be reused. Once submitted, a
+    // request holds the open file itself, so closing the number now is
+    // safe and a new socket given the same number never sees its events.
+    {
+      std::lock_guard sq(sq_mutex_);
+      flush_locked();
+    }
+    sys::close_handle(s.handle);
+    s.handle = invalid_native_handle;
+    complete(done);
+    release = s.inflight == 0;
+  }
+  open_sockets().fetch_sub(1, std::memory_order_relaxed);
+  if (release) release_socket(s);
+}
+
+// ---- submission and cancel ----
+
+void uring_port::submit(socket_state& state, operation& op, const endpoint* ep) noexcept {
+  auto& s = static_cast<uring_socket&>(state);
+  auto& p = priv(op);
+  if (p.kind == op_kind::send_to) {
+    auto& d = static_cast<datagram_operation&>(op);
+    if (auto ec =
+            to_sockaddr(d.peer, s.family, *reinterpret_cast<posix_sockaddr*>(d.native_addr))) {
+      op.error = ec;
+      enqueue(op);
+      return;
+    }
+  }
+  op_queue done;
+  {
+    std::lock_guard lock(s.mutex);
+    bool write = uring_is_write(p.kind);
+    if (s.closed) {
+      op.error = make_ec(errc::bad_descriptor);
+      done.push(op);
+    } else if (p.kind == op_kind::connect) {
+      // A second connect while one is pending is what the kernel calls
+      // EALREADY (in_progress); refusing it here also keeps the one
+      // destination slot per socket free of races.
+      bool pending = s.write_active != nullptr && priv(*s.write_active).kind == op_kind::connect;
+      for (operation* o = s.write_q.front(); o != nullptr && !pending; o = priv(*o).next)
+        pending = priv(*o).kind == op_kind::connect;
+      std::error_code ec = ep == nullptr ? make_ec(errc::invalid_argument)
+                           : pending     ? make_ec(errc::in_progress)
+                                         : to_sockaddr(*ep, s.family, s.connect_addr);
+      if (ec) {
+        op.error = ec;
+        done.push(op);
+      } else {
+        s.write_q.push(op);
+        start_next(s, true, done);
+      }
+    } else if (uring_is_read(p.kind) || write) {
+      (write ? s.write_q : s.read_q).push(op);
+      start_next(s, write, done);
+    } else {
+      op.error = make_ec(errc::invalid_argument);
+      done.push(op);
+    }
+    complete(done);
+  }
+}
+
+void uring_port::cancel(socket_state& state, operation* op) noexcept {
+  auto& s = static_cast<uring_socket&>(state);
+  std::lock_guard lock(s.mutex);
+  if (s.closed) return;
+  op_queue done;
+  if (op == nullptr) {
+    abort_all(s.read_q, done);
+    abort_all(s.write_q, done);
+    if (s.read_active != nullptr) request_cancel(*s.read_active);
+    if (s.write_active != nullptr) request_cancel(*s.write_active);
+  } else if (op == s.read_active || op == s.write_active) {
+    request_cancel(*op);
+  } else if (s.read_q.remove(*op) || s.write_q.remove(*op)) {
+    op->error = make_error_code(errc::operation_aborted);
+    op->bytes = priv(*op).progress;
+    done.push(*op);
+  }
+  // Otherwise it finished already and its callback is on its way.
+  complete(done);
+}
+
+// ---- completions ----
+
+void uring_port::on_cqe(std::uint64_t user_data, int res) noexcept {
+  if (user_data < uring_tag_limit) {  // a wake-up NOP or a cancel's own result
+    if (user_data == uring_tag_wake) kicked_.store(false);
+    return;
+  }
+  auto& op = *reinterpret_cast<operation*>(static_cast<std::uintptr_t>(user_data));
+  auto& s = *static_cast<uring_socket*>(priv(op).owner);
+  bool release;
+  {
+    std::lock_guard lock(s.mutex);
+    --s.inflight;
+    if (finish_op(s, op, res)) {
+      const bool write = uring_is_write(priv(op).kind);
+      (write ? s.write_active : s.read_active) = nullptr;
+      op_queue done;
+      done.push(op);
+      if (!s.closed && !(write ? s.write_q : s.read_q).empty()) start_next(s, write, done);
+      // Still under the socket's lock, so one socket's completions reach
+      // the queue in order even when another thread cancels meanwhile.
+      complete(done);
+    }
+    release = s.closed && s.inflight == 0;
+  }
+  if (release) release_socket(s);
+}
+
+void uring_port::complete(op_queue& done) noexcept {
+  if (done.empty()) return;
+  bool kick = false;
+  std::size_t n = done.size();
+  {
+    std::lock_guard lock(mutex_);
+    completed_.splice(done);
+    // A run() thread of this port comes back to the queue by itself.
+    // Otherwise one sleeper per record, and the reaper if they run out.
+    if (tls_running != this) {
+      while (n > 0 && wake_one_locked()) --n;
+      kick = n > 0 && reaping_;
+    }
+  }
+  if (kick) submit_nop();
+}
+
+void uring_port::enqueue(operation& op) noexcept {
+  op_queue one;
+  one.push(op);
+  complete(one);
+}
+
+operation* uring_port::pop_completion() noexcept {
+  std::lock_guard lock(mutex_);
+  operation* op = completed_.pop();
+  // Spread the rest over the sleeping threads (guarantee 8).
+  if (op != nullptr && !completed_.empty()) wake_one_locked();
+  return op;
+}
+
+bool uring_port::wake_one_locked() noexcept {
+  sleeper* w = sleepers_;
+  if (w == nullptr) return false;
+  sleepers_ = w->next;
+  w->woken = true;
+  w->cv.notify_one();
+  return true;
+}
+
+void uring_port::wake() noexcept {
+  bool kick;
+  {
+    std::lock_guard lock(mutex_);
+    kick = reaping_ && tls_reaper != this;
+    while (wake_one_locked()) {
+    }
+  }
+  if (kick) submit_nop();
+}
+
+void uring_port::stop() noexcept {
+  stopped_.store(true, std::memory_order_seq_cst);
+  wake();
+}
+
+void uring_port::restart() noexcept { stopped_.store(false, std::memory_order_seq_cst); }
+
+bool uring_port::reap() noexcept {
+  // Copy the CQEs out and hand their slots back before processing, so the
+  // kernel has room while records are finished and re-issued.
+  constexpr unsigned batch = 64;
+  bool any = false;
+  for (;;) {
+    io_uring_cqe* cqes[batch];
+    unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, batch);
+    if (n == 0) return any;
+    any = true;
+    std::uint64_t data[batch];
+    int res[batch];
+    for (unsigned i = 0; i < n; ++i) {
+      data[i] = cqes[i]->user_data;
+      res[i] = cqes[i]->res;
+    }
+    io_uring_cq_advance(&ring_, n);
+    // The kernel orders a request's submission before its CQE, but race
+    // checkers cannot see through it. on_cqe() reads a record's owner
+    // before it holds any lock the submitter held; this acquire pairs with
+    // the release in prepared_locked(), made after the record was filled
+    // and before its SQE could reach the kernel, and makes that order
+    // visible to ThreadSanitizer. On x86 it is a plain load.
+    (void)sq_dirty_.load(std::memory_order_acquire);
+    for (unsigned i = 0; i < n; ++i) on_cqe(data[i], res[i]);
+  }
+}
+
+void uring_port::reap_or_wait(int cap, bool force) noexcept {
+  // What this thread's callbacks submitted goes to the kernel before it
+  // sleeps, whichever way it sleeps.
+  flush();
+  std::unique_lock lock(mutex_);
+  if (!force && (!completed_.empty() || stopped() || outstanding() == 0)) return;
+  if (reaping_) {
+    // Another thread is at the ring: it will queue what completes.
+    if (cap == 0) return;
+    sleeper me;
+    me.next = sleepers_;
+    sleepers_ = &me;
+    const auto woken = [&] { return me.woken; };
+    if (cap < 0)
+      me.cv.wait(lock, woken);
+    else
+      me.cv.wait_for(lock, std::chrono::milliseconds(cap), woken);
+    if (!me.woken) {  // timed out: still on the list
+      sleeper** link = &sleepers_;
+      while (*link != &me) link = &(*link)->next;
+      *link = me.next;
+    }
+    return;
+  }
+  reaping_ = true;
+  tls_reaper = this;
+  lock.unlock();
+  // The role is announced before the timeout is computed and the wait
+  // begins: a waker that publishes (stop, a new earliest timer, no more
+  // work) and then finds reaping_ set submits a NOP that ends the wait;
+  // one that ran before saw the flag clear and this thread sees its state.
+  bool got = reap();
+  if (!got && cap != 0) {
+    int t = timer_timeout_ms(cap);
+    if (t != 0) {
+      flush();
+      in_kernel_.store(true, std::memory_order_relaxed);
+      io_uring_cqe* cqe = nullptr;
+      if (t < 0) {
+        io_uring_wait_cqe(&ring_, &cqe);
+      } else {
+        __kernel_timespec ts{};
+        ts.tv_sec = t / 1000;
+        ts.tv_nsec = static_cast<long long>(t % 1000) * 1'000'000;
+        io_uring_wait_cqe_timeout(&ring_, &cqe, &ts);
+      }
+      in_kernel_.store(false, std::memory_order_relaxed);
+      reap();
+    }
+  }
+  if (has_timers()) {
+    op_queue expired;
+    collect_timers(expired);
+    complete(expired);
+  }
+  lock.lock();
+  reaping_ = false;
+  tls_reaper = nullptr;
+  // Hand the role on: a sleeper takes it, and one more sleeper per queued
+  // record beyond the one this thread runs next.
+  std::size_t wanted = completed_.size() > 1 ? completed_.size() : 1;
+  while (wanted > 0 && wake_one_locked()) --wanted;
+}
+
+std::size_t uring_port::run(run_mode mode, std::chrono::milliseconds timeout) {
+  if (stopped() || outstanding() == 0) return 0;
+  const bool polling = mode == run_mode::poll || mode == run_mode::poll_one;
+  const bool one = mode == run_mode::run_one || mode == run_mode::poll_one;
+  const bool bounded = mode == run_mode::run_one && timeout.count() >= 0;
+  const std::int64_t deadline =
+      bounded
+          ? steady_now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count()
+          : 0;
+  run_scope scope(this);
+  std::size_t n = 0;
+  bool polled = false;  // a non-blocking look found nothing since the last callback
+  int streak = 0;       // callbacks since the ring was last looked at
+  for (;;) {
+    if (stopped()) break;
+    if (streak >= max_callbacks_between_polls) {
+      reap_or_wait(0, true);
+      streak = 0;
+    }
+    if (operation* op = pop_completion()) {
+      invoke(*op);
+      ++n;
+      ++streak;
+      polled = false;
+      // Batching waits for this thread's next turn at the ring. While
+      // another thread sleeps in the kernel for completions, what this
+      // callback submitted goes now, or it would wait behind the callbacks
+      // still queued here (or for ever, behind one that blocks).
+      if (in_kernel_.load(std::memory_order_relaxed)) flush();
+      if (one) break;
+      continue;
+    }
+    if (outstanding() == 0) break;
+    int cap = -1;
+    if (polling) {
+      cap = 0;
+    } else if (bounded) {
+      std::int64_t left = deadline - steady_now_ns();
+      std::int64_t ms = left <= 0 ? 0 : (left + 999'999) / 1'000'000;
+      cap = ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
+    }
+    if (cap == 0) {
+      if (polled) break;  // one last non-blocking look found nothing
+      polled = true;
+    }
+    reap_or_wait(cap, false);
+    streak = 0;
+  }
+  // Submissions this thread batched must not wait for its next run().
+  flush();
+  return n;
+}
+
+}  // namespace pocore::detail

@@ -1,0 +1,224 @@
+// Copyright 2026 The pocore Authors. SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The io_uring backend: native submissions and completions, like IOCP.
+//
+// Each socket keeps one queue of waiting operations per direction and at
+// most ONE operation of each direction in the ring. io_uring does not order
+// two requests on one socket (a short send followed by the next send would
+// interleave bytes, two recvs may complete out of order), so the backend
+// orders them itself: the next operation of a direction enters the ring only
+// after the previous one has completed for good, and a short stream send
+// re-enters the ring with its remainder before anything behind it starts
+// (guarantees 3 and 4). With one op per direction, the msghdr and iovec
+// window a request needs can live in the socket state instead of the record.
+//
+// user_data of a request is the operation record's address; a few small
+// values tag the requests that carry no operation (wake-ups, cancels).
+// Cancel goes through the ring (IORING_OP_ASYNC_CANCEL by user_data), and
+// the aborted request's own completion is what completes the record, so a
+// record completes exactly once whichever of the two wins.
+//
+// Threads: submissions from any thread go through the SQ under sq_mutex_.
+// A run() thread batches its submissions and flushes them once before it
+// waits (one io_uring_enter per loop iteration, not per operation); any
+// other thread submits at once. Of the threads in run(), one at a time
+// holds the "reaper" role: it flushes the SQ, waits in the kernel for
+// completions (bounded by the timer queue), turns CQEs into finished records
+// on the port's completion queue and gives the role up before running
+// callbacks; the others sleep, each on its own condition variable, so a
+// notifier knows how many it woke. This leader/follower scheme keeps the CQ
+// single-consumer (liburing's CQ calls are not thread-safe, and several
+// threads in io_uring_enter would all wake for one CQE) while callbacks
+// still spread over every thread. wake() wakes the sleepers and, if the
+// reaper is in the kernel, submits a NOP whose CQE ends its wait: no
+// eventfd to keep armed in the ring, and a wake-up costs one system call,
+// as an eventfd write would.
+//
+// Close cancels what the socket has in the ring, submits whatever is still
+// batched for it (a prepared SQE names the descriptor by number), then
+// closes the descriptor at once: a submitted request holds the open file
+// itself, so the number can be reused safely. The state is freed when the
+// last of its requests has completed.
+
+#include <liburing.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <system_error>
+
+#include "common/backend.hpp"
+#include "posix/posix_addr.hpp"
+
+namespace pocore::detail {
+
+/// A mutex whose uncontended lock and unlock are one atomic instruction
+/// each, inline: the hot path takes a few locks per operation, and
+/// pthread_mutex_lock/unlock cost about 30 instructions a call where this
+/// costs a handful. Contended, it sleeps on the word (a futex on Linux) as
+/// in Drepper's "Futexes are tricky", mutex 2: 0 free, 1 held, 2 held with
+/// sleepers.
+class uring_lock {
+ public:
+  void lock() noexcept {
+    int c = 0;
+    if (state_.compare_exchange_strong(c, 1, std::memory_order_acquire)) return;
+    if (c != 2) c = state_.exchange(2, std::memory_order_acquire);
+    while (c != 0) {
+      state_.wait(2, std::memory_order_relaxed);
+      c = state_.exchange(2, std::memory_order_acquire);
+    }
+  }
+  bool try_lock() noexcept {
+    int c = 0;
+    return state_.compare_exchange_strong(c, 1, std::memory_order_acquire);
+  }
+  void unlock() noexcept {
+    if (state_.exchange(0, std::memory_order_release) == 2) state_.notify_one();
+  }
+
+ private:
+  std::atomic<int> state_{0};
+};
+
+/// A socket as the io_uring backend sees it. Heap-allocated; freed once it
+/// is closed and no request in the ring names one of its records.
+struct uring_socket final : socket_state {
+  uring_lock mutex;
+  op_queue read_q;                    ///< recv, recv_from, accept waiting for their turn
+  op_queue write_q;                   ///< send, send_to, connect, disconnect waiting
+  operation* read_active = nullptr;   ///< the read-side record in the ring
+  operation* write_active = nullptr;  ///< the write-side record in the ring
+  int inflight = 0;                   ///< requests in the ring naming our records
+  bool closed = false;
+  /// Per-direction request scratch. The kernel copies msghdr and iovecs
+  /// when the request is submitted (IORING_FEAT_SUBMIT_STABLE), but writes
+  /// recvmsg's msg_namelen/msg_flags back at completion, so they stay here
+  /// until then; one request per direction keeps them private to it.
+  msghdr read_msg{};
+  msghdr write_msg{};
+  /// A gather send with more buffers goes round the ring again for the
+  /// rest; small, because every socket carries it.
+  static constexpr std::size_t iov_window = 8;
+  iovec write_iov[iov_window];
+  /// A connect's destination, read by the kernel at submission.
+  posix_sockaddr connect_addr{};
+  uring_socket* prev = nullptr;  ///< the port's list of live states
+  uring_socket* next = nullptr;
+};
+
+/// user_data values below this name no record: wake-up NOPs and the
+/// results of cancel requests. Records are at least 8-aligned addresses.
+inline constexpr std::uint64_t uring_tag_wake = 1;
+inline constexpr std::uint64_t uring_tag_cancel = 2;
+inline constexpr std::uint64_t uring_tag_limit = 4096;
+
+/// priv(op).flags: a cancel was asked for this record while in the ring.
+inline constexpr std::uint16_t uring_flag_cancel = 1;
+
+inline bool uring_is_read(op_kind k) noexcept {
+  return k == op_kind::recv || k == op_kind::recv_from || k == op_kind::accept;
+}
+inline bool uring_is_write(op_kind k) noexcept {
+  return k == op_kind::send || k == op_kind::send_to || k == op_kind::connect ||
+         k == op_kind::disconnect;
+}
+
+class uring_port final : public port_backend {
+ public:
+  /// Sets up a ring (the trial: fails where the kernel, a container or a
+  /// seccomp profile refuses io_uring, or lacks an opcode pocore needs).
+  static std::unique_ptr<port_backend> create(std::error_code& ec) noexcept;
+  ~uring_port() override;
+  uring_port(const uring_port&) = delete;
+  uring_port& operator=(const uring_port&) = delete;
+
+  std::string_view name() const noexcept override { return "io_uring"; }
+  std::size_t run(run_mode mode, std::chrono::milliseconds timeout) override;
+  void stop() noexcept override;
+  void restart() noexcept override;
+  bool stopped() const noexcept override { return stopped_.load(std::memory_order_acquire); }
+  void wake() noexcept override;
+  void enqueue(operation& op) noexcept override;
+  socket_state* attach(native_handle_type h, address_family family, socket_type type,
+                       std::error_code& ec) noexcept override;
+  void close(socket_state& s) noexcept override;
+  void submit(socket_state& s, operation& op, const endpoint* ep) noexcept override;
+  void cancel(socket_state& s, operation* op) noexcept override;
+
+  // ---- used by uring_ops.cpp ----
+  /// A free SQE (flushing the SQ if it is full); sq_mutex_ held. Null only
+  /// if the kernel refuses to take what is queued.
+  io_uring_sqe* sqe_locked() noexcept;
+  void flush_locked() noexcept;
+  /// One more prepared SQE; a thread outside run() submits at once.
+  void prepared_locked() noexcept;
+
+ private:
+  explicit uring_port(const io_uring& ring) noexcept : ring_(ring) {}
+
+  // Starts the next waiting record of one direction (s.mutex held).
+  void start_next(uring_socket& s, bool write, op_queue& done) noexcept;
+  // Puts `op` (active on `s`) into the ring; false (op.error set) if not.
+  bool issue(uring_socket& s, operation& op) noexcept;
+  // Asks the ring to cancel an active record (s.mutex held), submitting at
+  // once so the record cannot finish and be resubmitted under the same
+  // user_data before the cancel reaches the kernel.
+  void request_cancel(operation& op) noexcept;
+  // Turns one CQE into a finished record or a re-issue.
+  void on_cqe(std::uint64_t user_data, int res) noexcept;
+  // Interprets a CQE for an active record: true when the record is done
+  // (error/bytes set), false when it went back into the ring.
+  bool finish_op(uring_socket& s, operation& op, int res) noexcept;
+
+  void flush() noexcept;
+  void submit_nop() noexcept;
+  // Moves finished records to the completion queue, waking a thread when
+  // the caller is not itself a run() thread of this port.
+  void complete(op_queue& done) noexcept;
+  operation* pop_completion() noexcept;
+  // One turn at the ring (as reaper) or asleep (as follower), bounded by
+  // `cap` ms (-1 none, 0 poll).
+  // `force`: look at the ring even with callbacks queued (see run()).
+  void reap_or_wait(int cap, bool force) noexcept;
+  // Processes every CQE there is, without waiting; true if there was one.
+  bool reap() noexcept;
+  void release_socket(uring_socket& s) noexcept;
+
+  io_uring ring_;
+  uring_lock sq_mutex_;
+  unsigned sq_pending_ = 0;  // prepared, not yet submitted (sq_mutex_)
+  std::atomic<bool> sq_dirty_{false};
+  std::atomic<bool> in_kernel_{false};  // the reaper is blocked in io_uring_enter
+  std::atomic<bool> kicked_{false};     // a wake-up NOP is on its way
+
+  // A run() thread asleep while another holds the reaper role. Each has
+  // its own flag, so a notifier knows exactly how many sleepers it has
+  // woken and kicks the reaper when there are more completions than that.
+  struct sleeper {
+    std::condition_variable_any cv;
+    bool woken = false;
+    sleeper* next = nullptr;
+  };
+  // Wakes the most recent sleeper (its cache is warmest); false if none.
+  bool wake_one_locked() noexcept;
+
+  uring_lock mutex_;  // completion queue, reaper role, sleepers
+  op_queue completed_;
+  bool reaping_ = false;
+  sleeper* sleepers_ = nullptr;
+  std::atomic<bool> stopped_{false};
+
+  std::mutex list_mutex_;
+  uring_socket* sockets_ = nullptr;
+};
+
+static_assert(backend_impl<uring_port>);
+
+}  // namespace pocore::detail
