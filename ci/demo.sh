@@ -125,8 +125,9 @@ measure() {
     return 0
   fi
   echo "server: listening on $addr"
+  # The load client always uses epoll, so the rows differ only in the server.
   if line="$("$native/bin/pocore-echo-load" "$addr" --connections "$connections" --size "$size" \
-    --duration "$duration")"; then
+    --duration "$duration" --backend epoll)"; then
     echo "$line"
     local rate p50 p99
     rate="$(sed -n 's/.*msgs_per_sec=\([0-9.]*\).*/\1/p' <<<"$line")"
@@ -148,7 +149,7 @@ if [ "$wine" -eq 1 ]; then
   measure iocp wine INT "$WINE" "$mingw/bin/pocore-echo-server.exe"
 fi
 
-log "results (load client: native Linux, $size-byte messages, ${duration}s)"
+log "results (load client: native Linux on epoll, 1 thread; server: 1 thread; $size-byte messages, ${duration}s)"
 printf '%-10s %-8s %11s %12s %10s %10s\n' backend server connections messages/s p50_us p99_us
 printf '%s\n' "${rows[@]}"
 echo

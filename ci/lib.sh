@@ -78,7 +78,7 @@ wine_start() {
     log "creating Wine prefix $WINEPREFIX"
     "$WINE" wineboot -i >/dev/null 2>&1 || warn "wineboot -i returned non-zero"
   fi
-  "$WINESERVER" -p >/dev/null 2>&1 || true
+  setsid "$WINESERVER" -p </dev/null >/dev/null 2>&1 || true
   WINE_STARTED_FOR="$1"
   # Boot Wine's services (services.exe, winedevice, ...) now, with harmless
   # stdio. Otherwise the first test starts them: they hand their inherited

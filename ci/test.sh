@@ -65,7 +65,7 @@ docs_ok=1
 readme_in_sync || docs_ok=0
 
 # ---- one leg: configure, build, test ----
-declare -A leg_status leg_build_secs leg_test_secs leg_counts
+declare -A leg_status leg_build_secs leg_test_secs
 failed_legs=()
 
 run_leg() {
@@ -90,8 +90,10 @@ run_leg() {
         echo "ci/mingw-w64-x86_64.cmake is missing"
         return 1
       }
-      # The build runs test exes too (gtest discovery), so Wine is up first.
-      wine_start "$dir"
+      # The native Boost.Asio peer from the default leg (which runs first)
+      # enables interop.*.iocp: pocore under Wine against Asio on Linux.
+      local asio_peer="$BUILD_ROOT/default/bin/pocore-asio-peer"
+      [ ! -x "$asio_peer" ] || extra+=("-DPOCORE_NATIVE_ASIO_PEER=$asio_peer")
       ;;
     default) extra+=("-DCMAKE_CXX_COMPILER=${CXX:-g++}") ;;
   esac
@@ -111,6 +113,8 @@ run_leg() {
 
   log "[$leg] ctest"
   start=$SECONDS
+  # Every test exe runs under Wine: one prefix, one persistent wineserver.
+  [ "$leg" != mingw ] || wine_start "$dir"
   local rc=0
   # ctest -j2: the machine has 2 cores; tests set their own timeouts and
   # --timeout bounds any that forgot.

@@ -76,14 +76,27 @@ std::uint64_t from_udata(void* udata) noexcept {
   return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(udata));
 }
 
+// A change record. Not EV_SET: FreeBSD's expands to a C99 compound
+// literal, which -Wpedantic may flag in C++; value-initialising also zeroes
+// FreeBSD's ext[] and anything else a platform adds.
+struct kevent change(std::uintptr_t ident, short filter, unsigned flags, unsigned fflags,
+                     void* udata) noexcept {
+  struct kevent ch {};
+  ch.ident = ident;
+  ch.filter = filter;
+  ch.flags = static_cast<decltype(ch.flags)>(flags);
+  ch.fflags = static_cast<decltype(ch.fflags)>(fflags);
+  ch.udata = udata;
+  return ch;
+}
+
 // Applies changes only (no event list, so kevent() does not wait).
 int apply(int kq, struct kevent* changes, int n) noexcept {
   return ::kevent(kq, changes, n, nullptr, 0, nullptr);
 }
 
 void delete_filter(int kq, int fd, short filter) noexcept {
-  struct kevent ch;
-  EV_SET(&ch, static_cast<std::uintptr_t>(fd), filter, EV_DELETE, 0, 0, nullptr);
+  struct kevent ch = change(static_cast<std::uintptr_t>(fd), filter, EV_DELETE, 0, nullptr);
   apply(kq, &ch, 1);
 }
 
@@ -108,8 +121,7 @@ std::unique_ptr<port_backend> kqueue_port::create(std::error_code& ec) noexcept 
   // A kqueue is not inherited by fork() but its descriptor is by exec();
   // FreeBSD's kqueuex(KQUEUE_CLOEXEC) is too new to rely on.
   ::fcntl(kq, F_SETFD, FD_CLOEXEC);
-  struct kevent ch;
-  EV_SET(&ch, wake_ident, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, nullptr);
+  struct kevent ch = change(wake_ident, EVFILT_USER, EV_ADD | EV_CLEAR, 0, nullptr);
   if (apply(kq, &ch, 1) != 0) {
     ec = posix_error(errno);
     close_kqueue(kq);
@@ -129,9 +141,8 @@ kqueue_port::~kqueue_port() { close_kqueue(kq_); }
 
 std::error_code kqueue_port::source_add(proactor_socket& s) noexcept {
   const auto fd = static_cast<std::uintptr_t>(s.handle);
-  struct kevent ch[2];
-  EV_SET(&ch[0], fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, to_udata(s.token()));
-  EV_SET(&ch[1], fd, EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0, to_udata(s.token()));
+  struct kevent ch[2] = {change(fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, to_udata(s.token())),
+                         change(fd, EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, to_udata(s.token()))};
   if (apply(kq_, ch, 2) == 0) return {};
   // With no event list a failed change fails the call, and the changes
   // before it may have been applied: undo them so a later attempt starts
@@ -146,9 +157,8 @@ void kqueue_port::source_remove(proactor_socket& s) noexcept {
   // close() would drop the knotes too, but only on the last close of the
   // file: a dup() or fork() could keep them alive with a stale token.
   const auto fd = static_cast<std::uintptr_t>(s.handle);
-  struct kevent ch[2];
-  EV_SET(&ch[0], fd, EVFILT_READ, EV_DELETE, 0, 0, nullptr);
-  EV_SET(&ch[1], fd, EVFILT_WRITE, EV_DELETE, 0, 0, nullptr);
+  struct kevent ch[2] = {change(fd, EVFILT_READ, EV_DELETE, 0, nullptr),
+                         change(fd, EVFILT_WRITE, EV_DELETE, 0, nullptr)};
   apply(kq_, ch, 2);
 }
 
@@ -192,8 +202,7 @@ bool kqueue_port::source_wait(int timeout_ms) noexcept {
 
 void kqueue_port::source_signal() noexcept {
   if (signalled_.exchange(true, std::memory_order_acq_rel)) return;
-  struct kevent ch;
-  EV_SET(&ch, wake_ident, EVFILT_USER, 0, NOTE_TRIGGER, 0, nullptr);
+  struct kevent ch = change(wake_ident, EVFILT_USER, 0, NOTE_TRIGGER, nullptr);
   apply(kq_, &ch, 1);
 }
 

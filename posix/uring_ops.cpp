@@ -200,6 +200,7 @@ bool uring_port::issue(uring_socket& s, operation& op) noexcept {
       done(op, 0, make_ec(errc::invalid_argument));
       return false;
   }
+  POCORE_URING_HANDOFF(&op);
   io_uring_sqe_set_data64(sqe, static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&op)));
   prepared_locked();
   ++s.inflight;

@@ -312,6 +312,7 @@ void uring_port::on_cqe(std::uint64_t user_data, int res) noexcept {
     return;
   }
   auto& op = *reinterpret_cast<operation*>(static_cast<std::uintptr_t>(user_data));
+  POCORE_URING_RECEIVE(&op);
   auto& s = *static_cast<uring_socket*>(priv(op).owner);
   bool release;
   {

@@ -40,9 +40,9 @@ struct shared_state {
 // One connection: connect, then send a message, read it back whole, check
 // it, repeat. Its callbacks form one chain, so they never overlap.
 struct client {
-  client(pocore::io_port& port, shared_state& st, std::size_t id, std::size_t size,
-         std::size_t limit)
-      : shared(st), sock(port), id(id), limit(limit), out(size), in(size) {}
+  client(pocore::io_port& port, shared_state& st, std::size_t index, std::size_t msg_size,
+         std::size_t max_messages)
+      : shared(st), sock(port), id(index), limit(max_messages), out(msg_size), in(msg_size) {}
 
   shared_state& shared;
   pocore::socket sock;

@@ -58,7 +58,7 @@ class server;
 // memory a peer can make us hold, and the callbacks of one connection never
 // run concurrently even with many threads in run().
 struct connection {
-  connection(server& s, pocore::socket sock) : srv(s), sock(std::move(sock)) {}
+  connection(server& owner, pocore::socket accepted) : srv(owner), sock(std::move(accepted)) {}
   server& srv;
   pocore::socket sock;
   pocore::operation recv_op{&on_recv, this};

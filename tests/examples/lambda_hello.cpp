@@ -26,27 +26,29 @@ int main() {
   });
 
   // Server side: accept one connection, echo one message, close.
-  listener.async_accept([&](std::error_code e, pocore::socket s) {
-    if (e) return;
+  listener.async_accept([&](std::error_code accept_ec, pocore::socket s) {
+    if (accept_ec) return;
     served = std::move(s);
     served.async_recv(pocore::make_buffer(in, sizeof in), [&](std::error_code e, std::size_t n) {
       if (e || n == 0) return;
-      served.async_send(pocore::make_buffer(in, n), [&](std::error_code, std::size_t) {});
+      served.async_send(pocore::make_buffer(in, n), [](std::error_code, std::size_t) {});
     });
   });
 
   // Client side: connect, send, read the echo, stop the guard timer.
   if ((ec = client.open(pocore::address_family::ipv4, pocore::socket_type::stream))) return 1;
-  client.async_connect(where, [&](std::error_code e) {
-    if (e) return (void)std::fprintf(stderr, "connect: %s\n", e.message().c_str());
-    client.async_send(pocore::make_buffer("hello, port"), [&](std::error_code e, std::size_t) {
-      if (e) return;
-      client.async_recv(pocore::make_buffer(echoed, sizeof echoed),
-                        [&](std::error_code e, std::size_t n) {
-                          if (!e) reply.assign(echoed, n);
-                          guard.cancel();
-                        });
-    });
+  client.async_connect(where, [&](std::error_code connect_ec) {
+    if (connect_ec)
+      return (void)std::fprintf(stderr, "connect: %s\n", connect_ec.message().c_str());
+    client.async_send(pocore::make_buffer("hello, port"),
+                      [&](std::error_code send_ec, std::size_t) {
+                        if (send_ec) return;
+                        client.async_recv(pocore::make_buffer(echoed, sizeof echoed),
+                                          [&](std::error_code e, std::size_t n) {
+                                            if (!e) reply.assign(echoed, n);
+                                            guard.cancel();
+                                          });
+                      });
   });
 
   port.run();  // returns when every operation above has completed

@@ -44,7 +44,7 @@ void on_accept(pocore::operation& op) {
 }
 
 int main() {
-  pocore::io_port port;  // epoll on Linux, IOCP on Windows; POCORE_BACKEND overrides
+  pocore::io_port port;  // IOCP on Windows, io_uring or epoll on Linux, kqueue on macOS
   pocore::socket listener(port);
   std::error_code ec;
   if ((ec = listener.open(pocore::address_family::ipv4, pocore::socket_type::stream)) ||

@@ -154,7 +154,8 @@ inline asio::awaitable<void> write_pattern(asio_tcp::socket& s, stream_stats& st
 
 /// Echo session: echoes until EOF, then shuts down its send side (the
 /// client sees EOF after the last byte) and closes.
-inline asio::awaitable<void> echo_session(asio_tcp::socket s, std::shared_ptr<stream_stats> st) {
+inline asio::awaitable<void> asio_echo_session(asio_tcp::socket s,
+                                               std::shared_ptr<stream_stats> st) {
   std::vector<std::uint8_t> buf(chunk_size);
   for (;;) {
     asio_error ec;
@@ -189,9 +190,9 @@ inline asio::awaitable<void> echo_session(asio_tcp::socket s, std::shared_ptr<st
 
 /// Accepts `n` connections on `acc` and echoes each; one stats record each
 /// (in accept order) is appended to `out`.
-inline asio::awaitable<void> echo_server(asio_tcp::acceptor& acc, int n,
-                                         std::vector<std::shared_ptr<stream_stats>>& out,
-                                         asio_error& accept_error) {
+inline asio::awaitable<void> asio_echo_server(asio_tcp::acceptor& acc, int n,
+                                              std::vector<std::shared_ptr<stream_stats>>& out,
+                                              asio_error& accept_error) {
   auto ex = co_await asio::this_coro::executor;
   for (int i = 0; i < n; ++i) {
     asio_error ec;
@@ -202,17 +203,17 @@ inline asio::awaitable<void> echo_server(asio_tcp::acceptor& acc, int n,
     }
     auto st = std::make_shared<stream_stats>();
     out.push_back(st);
-    asio::co_spawn(ex, echo_session(std::move(s), st), asio::detached);
+    asio::co_spawn(ex, asio_echo_session(std::move(s), st), asio::detached);
   }
 }
 
 /// Echo client: connects, writes `total` bytes of pattern `seed` while
 /// reading (and checking against `read_seed`) what comes back, shuts down
 /// its send side after the last byte and reads to EOF.
-inline asio::awaitable<void> echo_client(asio_tcp::endpoint ep, std::uint64_t total,
-                                         std::uint32_t seed, std::shared_ptr<stream_stats> st,
-                                         std::shared_ptr<asio_error> connect_error,
-                                         std::uint32_t read_seed) {
+inline asio::awaitable<void> asio_echo_client(asio_tcp::endpoint ep, std::uint64_t total,
+                                              std::uint32_t seed, std::shared_ptr<stream_stats> st,
+                                              std::shared_ptr<asio_error> connect_error,
+                                              std::uint32_t read_seed) {
   auto ex = co_await asio::this_coro::executor;
   auto s = std::make_shared<asio_tcp::socket>(ex);
   asio_error ec;
@@ -284,6 +285,145 @@ inline asio::awaitable<void> udp_echo(asio_udp::socket& s, int n, int& echoed, a
     }
     ++echoed;
   }
+}
+
+/// A one-way role for one Asio connection: write, then read, then close
+/// (with a reset if asked). Reads and writes never overlap, so the error a
+/// reset produces is seen by the one call that is running.
+struct role {
+  std::uint64_t write_total = 0;
+  std::uint32_t write_seed = 1;
+  bool read = false;
+  std::uint32_t read_seed = no_seed;
+  std::uint64_t read_limit = UINT64_MAX;
+  bool reset = false;  ///< SO_LINGER 0 before close
+};
+
+inline asio::awaitable<void> run_role(asio_tcp::socket& s, role r,
+                                      std::shared_ptr<stream_stats> st) {
+  if (r.write_total > 0) co_await write_pattern(s, *st, r.write_total, r.write_seed);
+  if (r.read) co_await read_all(s, *st, r.read_seed, r.read_limit);
+  asio_error ignore;
+  if (r.reset) s.set_option(asio::socket_base::linger(true, 0), ignore);
+  s.close(ignore);
+}
+
+inline asio::awaitable<void> accept_role(asio_tcp::acceptor& acc, role r,
+                                         std::shared_ptr<stream_stats> st, asio_error& aerr) {
+  asio_tcp::socket s(acc.get_executor());
+  co_await accept_one(acc, s, aerr);
+  if (!aerr) co_await run_role(s, r, st);
+}
+
+inline asio::awaitable<void> connect_role(asio_tcp::endpoint ep, role r,
+                                          std::shared_ptr<stream_stats> st, asio_error& cerr) {
+  asio_tcp::socket s(co_await asio::this_coro::executor);
+  co_await s.async_connect(ep, asio::redirect_error(asio::use_awaitable, cerr));
+  if (!cerr) co_await run_role(s, r, st);
+}
+
+/// A point where an Asio coroutine stops until the test thread resumes it.
+/// `on_pause` runs on the Asio thread when it gets there (it posts to the
+/// pocore port, waking the test thread without polling).
+struct pause_point {
+  explicit pause_point(asio::io_context& io) : timer(io) {}
+  asio::awaitable<void> wait() {
+    timer.expires_at(asio::steady_timer::time_point::max());
+    paused = true;
+    if (on_pause) on_pause();
+    asio_error ec;
+    // resume() cancels the timer; it runs on this thread only after this
+    // coroutine has suspended here, so the wake-up cannot be missed.
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  /// Callable from any thread.
+  void resume() {
+    asio::post(timer.get_executor(), [this] { timer.cancel(); });
+  }
+  asio::steady_timer timer;
+  std::function<void()> on_pause;
+  std::atomic<bool> paused{false};
+};
+
+/// Cancel-send peer: accepts, reads `first` bytes, pauses, then reads the
+/// rest to EOF; the data is checked against `seed` throughout.
+inline asio::awaitable<void> accept_read_pause_read(asio_tcp::acceptor& acc, pause_point& pp,
+                                                    std::uint64_t first, std::uint32_t seed,
+                                                    std::shared_ptr<stream_stats> st,
+                                                    asio_error& aerr) {
+  asio_tcp::socket s(acc.get_executor());
+  co_await accept_one(acc, s, aerr);
+  if (aerr) co_return;
+  co_await read_all(s, *st, seed, first);
+  co_await pp.wait();
+  co_await read_all(s, *st, seed);
+  asio_error ignore;
+  s.close(ignore);
+}
+
+/// Cancel-recv peer: connects, writes `first` bytes, pauses, writes the
+/// rest up to `total`, shuts down its send side and reads to EOF.
+inline asio::awaitable<void> connect_write_pause_write(asio_tcp::endpoint ep, pause_point& pp,
+                                                       std::uint64_t first, std::uint64_t total,
+                                                       std::uint32_t seed,
+                                                       std::shared_ptr<stream_stats> st,
+                                                       asio_error& cerr) {
+  asio_tcp::socket s(co_await asio::this_coro::executor);
+  co_await s.async_connect(ep, asio::redirect_error(asio::use_awaitable, cerr));
+  if (cerr) co_return;
+  co_await write_pattern(s, *st, first, seed);
+  co_await pp.wait();
+  co_await write_pattern(s, *st, total, seed, first);
+  asio_error ignore;
+  s.shutdown(asio_tcp::socket::shutdown_send, ignore);
+  co_await read_all(s, *st, no_seed);
+  s.close(ignore);
+}
+
+/// UDP client: for each size sends one datagram of pattern `seed + i` to
+/// `to` and waits for its echo, which must match and come from `to`.
+struct udp_stats {
+  asio_error error;
+  int echoed = 0;
+  int bad = 0;  ///< echoes that differed in size, content or source
+};
+
+inline asio::awaitable<void> udp_client(asio_udp::socket& s, asio_udp::endpoint to,
+                                        std::vector<std::size_t> sizes, udp_stats& st) {
+  std::vector<std::uint8_t> out(65536);
+  std::vector<std::uint8_t> in(65536);
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    const auto seed = static_cast<std::uint32_t>(500 + i);
+    fill_pattern_bytes({out.data(), sizes[i]}, 0, seed);
+    asio_error ec;
+    co_await s.async_send_to(asio::buffer(out.data(), sizes[i]), to,
+                             asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      st.error = ec;
+      co_return;
+    }
+    asio_udp::endpoint from;
+    const std::size_t n = co_await s.async_receive_from(
+        asio::buffer(in), from, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      st.error = ec;
+      co_return;
+    }
+    std::uint64_t bad = no_mismatch;
+    note_pattern(bad, {in.data(), n}, 0, seed);
+    if (n != sizes[i] || bad != no_mismatch || from != to) ++st.bad;
+    ++st.echoed;
+  }
+}
+
+/// Accepts one connection, reads it to EOF (pattern 3), replies with
+/// `reply` bytes of pattern 7.
+inline asio::awaitable<void> accept_sink_reply(asio_tcp::acceptor& acc,
+                                               std::shared_ptr<stream_stats> st, asio_error& aerr,
+                                               std::uint64_t reply) {
+  asio_tcp::socket s(acc.get_executor());
+  co_await accept_one(acc, s, aerr);
+  if (!aerr) co_await sink_then_reply(std::move(s), st, 3, reply, 7);
 }
 
 /// The loopback address of the given family.

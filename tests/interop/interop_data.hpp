@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 namespace iop {
 
@@ -91,6 +92,24 @@ inline checksum pattern_checksum(std::uint64_t n, std::uint32_t seed) noexcept {
     off += k;
   }
   return c;
+}
+
+/// Datagram sizes for the UDP cases, 1 byte to near the 64 KiB limit,
+/// `reps` times over.
+inline std::vector<std::size_t> udp_sizes(int reps) {
+  std::vector<std::size_t> v;
+  for (int rep = 0; rep < reps; ++rep) {
+    for (const std::size_t n : {1, 512, 1472, 9000, 65000}) v.push_back(n);
+  }
+  return v;
+}
+
+/// The sizes for the many-connections cases: 64 connections, spread so
+/// they finish at different times.
+inline std::vector<std::uint64_t> many_payloads() {
+  std::vector<std::uint64_t> v;
+  for (std::uint64_t i = 0; i < 64; ++i) v.push_back(1 + i * 4099);
+  return v;
 }
 
 }  // namespace iop

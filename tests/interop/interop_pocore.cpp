@@ -58,7 +58,8 @@ void echo_conn::finish() {
 // ---- echo_server ----
 
 echo_server::echo_server(pocore::io_port& port, pocore::address_family family, int n)
-    : listener_(pocore_test::make_listener(port, loopback(family), bound_)),
+    : bound_(),
+      listener_(pocore_test::make_listener(port, loopback(family), bound_)),
       accept_(&on_accept, this),
       want_(n) {
   if (listener_.is_open()) listener_.async_accept(accept_);
@@ -131,7 +132,12 @@ void stream::begin() {
   } else {
     send_next();
   }
-  recv_next();
+  if (opt_.receive) {
+    recv_next();
+  } else {
+    recv_done_ = true;
+    maybe_close();
+  }
 }
 
 void stream::send_next() {
@@ -206,6 +212,8 @@ void stream::on_recv(operation& o) {
 
 void stream::maybe_close() {
   if (!send_done_ || !recv_done_ || closed_) return;
+  // SO_LINGER 0: close sends RST, dropping whatever the peer has not read.
+  if (opt_.reset_when_done) (void)sock_.set_option(pocore::socket_option::linger, 0);
   sock_.close();
   closed_ = true;
 }

@@ -68,8 +68,8 @@ class echo_server {
  private:
   static void on_accept(pocore::operation& o);
 
+  pocore::endpoint bound_;  // before listener_: its initialiser fills it
   pocore::socket listener_;
-  pocore::endpoint bound_;
   pocore::accept_operation accept_;
   int want_;
 };
@@ -87,6 +87,8 @@ class stream {
     std::uint32_t recv_seed = no_seed;      ///< pattern expected from the peer
     std::uint64_t recv_limit = UINT64_MAX;  ///< stop reading after this many
     bool reset_at_limit = false;            ///< at recv_limit: SO_LINGER 0 and close
+    bool receive = true;                    ///< false: never read (no recv pending)
+    bool reset_when_done = false;           ///< SO_LINGER 0 before the final close
   };
 
   stream(pocore::io_port& port, const options& opt);

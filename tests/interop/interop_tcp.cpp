@@ -55,7 +55,7 @@ void pocore_server_echo(pocore::io_port& port, address_family fam,
   for (std::size_t i = 0; i < sizes.size(); ++i) {
     st.push_back(std::make_shared<stream_stats>());
     cerr.push_back(std::make_shared<asio_error>());
-    p.spawn(echo_client(ep, sizes[i], seed_of(i), st[i], cerr[i], seed_of(i)));
+    p.spawn(asio_echo_client(ep, sizes[i], seed_of(i), st[i], cerr[i], seed_of(i)));
   }
   p.start(wait_budget());
   EXPECT_TRUE(run_until(port, [&] { return srv.done(); })) << "pocore server did not finish";
@@ -80,7 +80,7 @@ void asio_server_echo(pocore::io_port& port, address_family fam,
   peer p;
   auto& acc = p.make<asio_tcp::acceptor>(
       p.io, asio_tcp::endpoint(asio_loopback(fam == address_family::ipv6), 0));
-  p.spawn(echo_server(acc, n, st, aerr));
+  p.spawn(asio_echo_server(acc, n, st, aerr));
   const auto ep = loopback(fam, acc.local_endpoint().port());
   p.start(wait_budget());
   std::vector<std::unique_ptr<stream>> cl;
@@ -120,22 +120,6 @@ void asio_server_echo(pocore::io_port& port, address_family fam,
 }
 
 const std::vector<std::uint64_t> k_payloads = {1, 64 * 1024, 1024 * 1024};
-
-std::vector<std::uint64_t> many_payloads() {
-  // 64 connections, sizes spread so they finish at different times.
-  std::vector<std::uint64_t> v;
-  for (std::uint64_t i = 0; i < 64; ++i) v.push_back(1 + i * 4099);
-  return v;
-}
-
-/// Accepts one connection, reads it to EOF (pattern 3), replies with
-/// `reply` bytes of pattern 7.
-asio::awaitable<void> accept_sink_reply(asio_tcp::acceptor& acc, std::shared_ptr<stream_stats> st,
-                                        asio_error& aerr, std::uint64_t reply) {
-  asio_tcp::socket s(acc.get_executor());
-  co_await accept_one(acc, s, aerr);
-  if (!aerr) co_await sink_then_reply(std::move(s), st, 3, reply, 7);
-}
 
 constexpr std::uint64_t k_huge = 64ull * 1024 * 1024;
 
@@ -183,8 +167,8 @@ POCORE_INTEROP(half_close_pocore_server) {
   auto st = std::make_shared<stream_stats>();
   auto cerr = std::make_shared<asio_error>();
   peer p;
-  p.spawn(echo_client(asio_tcp::endpoint(asio_loopback(false), bound.port()), k_request, 3, st,
-                      cerr, 7));
+  p.spawn(asio_echo_client(asio_tcp::endpoint(asio_loopback(false), bound.port()), k_request, 3, st,
+                           cerr, 7));
   p.start(wait_budget());
   ASSERT_TRUE(run_until(port(), [&] { return acc.calls == 1; }));
   ASSERT_FALSE(acc.error) << acc.error.message();

@@ -10,6 +10,17 @@
 // number of threads can wait while others change registrations, as with
 // the kernel's kqueue.
 //
+// READ and WRITE knotes live in two epoll instances: READ knotes in the
+// main one (EPOLLIN | EPOLLRDHUP | EPOLLET), WRITE knotes in a second one
+// (EPOLLOUT | EPOLLET) that is itself registered in the main one. Linux
+// wakes an epoll entry only for the kinds of readiness it asked for (the
+// wake-up's poll key), and reports only the events it asked for, so, as
+// with kqueue's separate knotes, new data does not report the socket
+// writable again and freed send space does not report it readable. One
+// registration for both would report every ready direction on every edge:
+// more events than kqueue gives, which could hide a backend that misses
+// one. (An error or hang-up still wakes both, as it fires both knotes.)
+//
 // Stale events: an epoll event carries (generation << 32 | fd), and every
 // new registration of a descriptor gets a new generation. An event that
 // epoll_wait() returned just before another thread's EV_DELETE (or a
@@ -26,7 +37,6 @@
 #include <cerrno>
 #include <climits>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,11 +45,13 @@
 
 namespace {
 
-// The epoll token of the user-event eventfd; socket tokens have a
-// generation below 2^32 - 1 in the upper half, so never take this value.
+// The epoll tokens of the user-event eventfd and of the WRITE instance in
+// the main one; socket tokens have a generation below 2^32 - 2 in the upper
+// half, so never take these values.
 constexpr std::uint64_t user_token = ~std::uint64_t{0};
+constexpr std::uint64_t write_token = ~std::uint64_t{0} - 1;
 
-// Epoll events one wait takes (each may become two kevents).
+// Epoll events one wait takes.
 constexpr int max_epoll_events = 64;
 
 struct fd_knotes {
@@ -55,24 +67,15 @@ struct user_knote {
   bool triggered = false;
 };
 
-// A kevent that did not fit the caller's eventlist. The kernel keeps an
-// undelivered event queued; so does the shim, until the next call, which
-// checks that its knote still exists.
-struct overflow_event {
-  int fd;
-  std::uint32_t generation;
-  struct kevent ev;
-};
-
 struct queue {
-  int epoll_fd = -1;
+  int epoll_fd = -1;  // READ knotes, the eventfd and write_fd
+  int write_fd = -1;  // WRITE knotes
   int event_fd = -1;
   std::mutex mutex;
   std::unordered_map<int, fd_knotes> fds;
   std::map<std::uintptr_t, user_knote> users;
   bool armed = false;  // event_fd holds a count (some user knote is triggered)
   std::uint32_t next_generation = 1;
-  std::deque<overflow_event> overflow;
 };
 
 struct registry {
@@ -94,14 +97,10 @@ std::shared_ptr<queue> find_queue(int kq) {
   return it == r.queues.end() ? nullptr : it->second;
 }
 
-std::uint32_t epoll_events_of(const fd_knotes& k) {
-  // EPOLLRDHUP only with a READ knote: the peer's FIN is EV_EOF on READ.
-  // EPOLLHUP and EPOLLERR come whatever is asked.
-  std::uint32_t e = EPOLLET;
-  if (k.read) e |= EPOLLIN | EPOLLRDHUP;
-  if (k.write) e |= EPOLLOUT;
-  return e;
-}
+// What each kind of knote asks epoll for. The peer's FIN (EPOLLRDHUP) is
+// EV_EOF on READ; EPOLLHUP and EPOLLERR come to both, asked or not.
+constexpr std::uint32_t read_events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+constexpr std::uint32_t write_events = EPOLLOUT | EPOLLET;
 
 std::uint64_t epoll_token(int fd, std::uint32_t generation) {
   return (std::uint64_t{generation} << 32) | static_cast<std::uint32_t>(fd);
@@ -160,52 +159,50 @@ int change_fd(queue& q, const struct kevent& c) {
   if (c.fflags != 0 || c.data != 0) return EINVAL;  // no low-water marks
   const int fd = static_cast<int>(c.ident);
   const bool is_read = c.filter == EVFILT_READ;
+  const int ep = is_read ? q.epoll_fd : q.write_fd;
   auto it = q.fds.find(fd);
   if ((c.flags & EV_DELETE) != 0) {
     if ((c.flags & EV_ADD) != 0) return EINVAL;
     if (it == q.fds.end() || !(is_read ? it->second.read : it->second.write)) return ENOENT;
-    fd_knotes next = it->second;
-    (is_read ? next.read : next.write) = false;
-    int r;
-    if (next.read || next.write) {
-      epoll_event e{};
-      e.events = epoll_events_of(next);
-      e.data.u64 = epoll_token(fd, next.generation);
-      r = ::epoll_ctl(q.epoll_fd, EPOLL_CTL_MOD, fd, &e);
-      if (r == 0) it->second = next;
-    } else {
-      r = ::epoll_ctl(q.epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
-      // Gone from the table even if epoll had already forgotten a closed
-      // descriptor; the error is still reported, as the kernel would.
-      q.fds.erase(it);
-    }
-    return r == 0 ? 0 : errno;
+    // Gone from the table even if epoll had already forgotten a closed
+    // descriptor; the error is still reported, as the kernel would.
+    const int r = ::epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr) == 0 ? 0 : errno;
+    (is_read ? it->second.read : it->second.write) = false;
+    if (!it->second.read && !it->second.write) q.fds.erase(it);
+    return r;
   }
   // Only edge-triggered knotes; EV_ENABLE/EV_DISABLE and level sockets are
-  // not needed (one epoll registration cannot mix edge and level anyway).
+  // not needed.
   if ((c.flags & EV_ADD) == 0 || (c.flags & EV_CLEAR) == 0) return EINVAL;
-  const bool fresh = it == q.fds.end();
-  fd_knotes next = fresh ? fd_knotes{} : it->second;
-  if (fresh) next.generation = q.next_generation++;
-  (is_read ? next.read : next.write) = true;
-  (is_read ? next.read_udata : next.write_udata) = c.udata;
-  epoll_event e{};
-  e.events = epoll_events_of(next);
-  e.data.u64 = epoll_token(fd, next.generation);
-  int r = ::epoll_ctl(q.epoll_fd, fresh ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &e);
-  if (r != 0 && !fresh && errno == ENOENT) {
-    // The entry belongs to a descriptor closed without EV_DELETE, whose
-    // number was reused: the new registration replaces it.
-    next = fd_knotes{};
-    next.generation = q.next_generation++;
-    (is_read ? next.read : next.write) = true;
-    (is_read ? next.read_udata : next.write_udata) = c.udata;
-    e.events = epoll_events_of(next);
-    e.data.u64 = epoll_token(fd, next.generation);
-    r = ::epoll_ctl(q.epoll_fd, EPOLL_CTL_ADD, fd, &e);
+  if (it == q.fds.end()) {
+    it = q.fds.emplace(fd, fd_knotes{}).first;
+    it->second.generation = q.next_generation++;
   }
-  if (r != 0) return errno;
-  q.fds[fd] = next;
+  fd_knotes& k = it->second;
+  epoll_event e{};
+  e.events = is_read ? read_events : write_events;
+  e.data.u64 = epoll_token(fd, k.generation);
+  const bool known = is_read ? k.read : k.write;
+  // Modifying a knote evaluates its filter again, as EV_ADD on an existing
+  // knote does in the kernel.
+  int r = ::epoll_ctl(ep, known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &e);
+  if (r != 0 && known && errno == ENOENT) {
+    // The entry belongs to a descriptor closed without EV_DELETE, whose
+    // number was reused: a new registration under a new generation.
+    if (k.read) ::epoll_ctl(q.epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
+    if (k.write) ::epoll_ctl(q.write_fd, EPOLL_CTL_DEL, fd, nullptr);
+    k = fd_knotes{};
+    k.generation = q.next_generation++;
+    e.data.u64 = epoll_token(fd, k.generation);
+    r = ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
+  }
+  if (r != 0) {
+    const int err = errno;
+    if (!k.read && !k.write) q.fds.erase(it);
+    return err;
+  }
+  (is_read ? k.read : k.write) = true;
+  (is_read ? k.read_udata : k.write_udata) = c.udata;
   return 0;
 }
 
@@ -229,70 +226,73 @@ struct sink {
   struct kevent* events;
   int capacity;
   int count = 0;
+  bool full() const { return count == capacity; }
+  void put(const struct kevent& ev) { events[count++] = ev; }
 };
 
-void emit(queue& q, sink& out, int fd, std::uint32_t generation, const struct kevent& ev) {
-  if (out.count < out.capacity) {
-    out.events[out.count++] = ev;
-  } else {
-    q.overflow.push_back({fd, generation, ev});
+// Every triggered user knote, each cleared as it is returned (EV_CLEAR).
+// Those that do not fit stay triggered, and the eventfd stays readable.
+void take_user_events(queue& q, sink& out) {
+  for (auto& [ident, u] : q.users) {
+    if (!u.triggered || out.full()) continue;
+    struct kevent ev;
+    EV_SET(&ev, ident, EVFILT_USER, EV_CLEAR, 0, 0, u.udata);
+    out.put(ev);
+    u.triggered = false;
   }
+  disarm_if_idle(q);
 }
 
-void take_overflow(queue& q, sink& out) {
-  while (out.count < out.capacity && !q.overflow.empty()) {
-    overflow_event o = q.overflow.front();
-    q.overflow.pop_front();
-    auto it = q.fds.find(o.fd);
-    if (it == q.fds.end() || it->second.generation != o.generation) continue;
-    if (!(o.ev.filter == EVFILT_READ ? it->second.read : it->second.write)) continue;
-    out.events[out.count++] = o.ev;
-  }
-}
-
-void translate(queue& q, const epoll_event& e, sink& out) {
-  if (e.data.u64 == user_token) {
-    // Every triggered user knote, each cleared as it is returned (EV_CLEAR).
-    // Those that do not fit stay triggered, and the eventfd stays readable.
-    for (auto& [ident, u] : q.users) {
-      if (!u.triggered || out.count == out.capacity) continue;
-      struct kevent ev;
-      EV_SET(&ev, ident, EVFILT_USER, EV_CLEAR, 0, 0, u.udata);
-      out.events[out.count++] = ev;
-      u.triggered = false;
-    }
-    disarm_if_idle(q);
-    return;
-  }
+// The kernel's socket filters: READ fires on data, on the read side shut
+// (EV_EOF: the peer's FIN, or EPOLLHUP, both sides shut) and on a pending
+// error; WRITE on space, on the write side shut (EV_EOF, EPOLLHUP) and on a
+// pending error.
+void translate_socket(queue& q, const epoll_event& e, bool is_read, sink& out) {
   const int fd = static_cast<int>(static_cast<std::uint32_t>(e.data.u64));
   const auto generation = static_cast<std::uint32_t>(e.data.u64 >> 32);
   auto it = q.fds.find(fd);
   if (it == q.fds.end() || it->second.generation != generation) return;  // deleted meanwhile
   const fd_knotes& k = it->second;
-  const std::uint32_t ev = e.events;
-  // The kernel's socket filters: READ fires on data, on the read side shut
-  // (EV_EOF) and on a pending error; WRITE on space, on the write side shut
-  // (EV_EOF) and on a pending error. EPOLLHUP means both sides are shut.
-  if (k.read && (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
-    const bool eof = (ev & (EPOLLRDHUP | EPOLLHUP)) != 0;
-    struct kevent r;
-    EV_SET(&r, static_cast<std::uintptr_t>(fd), EVFILT_READ, EV_CLEAR | (eof ? EV_EOF : 0), 0, 0,
-           k.read_udata);
-    emit(q, out, fd, generation, r);
+  if (!(is_read ? k.read : k.write)) return;
+  const bool eof = (e.events & (is_read ? (EPOLLRDHUP | EPOLLHUP) : EPOLLHUP)) != 0;
+  struct kevent ev;
+  EV_SET(&ev, static_cast<std::uintptr_t>(fd), is_read ? EVFILT_READ : EVFILT_WRITE,
+         EV_CLEAR | (eof ? EV_EOF : 0), 0, 0, is_read ? k.read_udata : k.write_udata);
+  out.put(ev);
+}
+
+// Turns one epoll_wait() on the main instance into kevents. READ events
+// first: each is at most one kevent and the batch is no larger than the
+// eventlist, so none is lost (epoll has already forgotten the edge). User
+// and WRITE events only take the room left; what does not fit stays
+// pending (a user knote stays triggered; the WRITE instance, registered
+// level-triggered in the main one, stays readable with its edges queued).
+void translate(queue& q, const epoll_event* events, int n, sink& out) {
+  bool user = false;
+  bool writes = false;
+  for (int i = 0; i < n; ++i) {
+    if (events[i].data.u64 == user_token) {
+      user = true;
+    } else if (events[i].data.u64 == write_token) {
+      writes = true;
+    } else {
+      translate_socket(q, events[i], true, out);
+    }
   }
-  if (k.write && (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) {
-    const bool eof = (ev & EPOLLHUP) != 0;
-    struct kevent w;
-    EV_SET(&w, static_cast<std::uintptr_t>(fd), EVFILT_WRITE, EV_CLEAR | (eof ? EV_EOF : 0), 0, 0,
-           k.write_udata);
-    emit(q, out, fd, generation, w);
+  if (user) take_user_events(q, out);
+  if (writes && !out.full()) {
+    epoll_event buf[max_epoll_events];
+    const int room = out.capacity - out.count;
+    const int m =
+        ::epoll_wait(q.write_fd, buf, room < max_epoll_events ? room : max_epoll_events, 0);
+    for (int i = 0; i < m; ++i) translate_socket(q, buf[i], false, out);
   }
 }
 
-std::int64_t now_ms() {
+std::int64_t now_ns() {
   timespec ts;
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000;
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
 int fail(int err) {
@@ -301,20 +301,19 @@ int fail(int err) {
 }
 
 int wait_events(queue& q, struct kevent* events, int nevents, const timespec* timeout) {
-  // Rounded up: kevent() must not return before its timeout.
   std::int64_t deadline = 0;
   if (timeout != nullptr) {
     if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1'000'000'000)
       return fail(EINVAL);
-    deadline =
-        now_ms() + std::int64_t{timeout->tv_sec} * 1000 + (timeout->tv_nsec + 999'999) / 1'000'000;
+    deadline = now_ns() + std::int64_t{timeout->tv_sec} * 1'000'000'000 + timeout->tv_nsec;
   }
   epoll_event buf[max_epoll_events];
   const int max = nevents < max_epoll_events ? nevents : max_epoll_events;
   for (;;) {
     int ms = -1;
     if (timeout != nullptr) {
-      std::int64_t left = deadline - now_ms();
+      // Rounded up: kevent() must not return before its timeout.
+      const std::int64_t left = (deadline - now_ns() + 999'999) / 1'000'000;
       ms = left <= 0 ? 0 : (left > INT_MAX ? INT_MAX : static_cast<int>(left));
     }
     int n = ::epoll_wait(q.epoll_fd, buf, max, ms);
@@ -323,7 +322,7 @@ int wait_events(queue& q, struct kevent* events, int nevents, const timespec* ti
     sink out{events, nevents};
     {
       std::lock_guard lock(q.mutex);
-      for (int i = 0; i < n; ++i) translate(q, buf[i], out);
+      translate(q, buf, n, out);
     }
     if (out.count > 0) return out.count;
     // Everything was stale, or another waiter took the user events: the
@@ -337,20 +336,26 @@ int wait_events(queue& q, struct kevent* events, int nevents, const timespec* ti
 extern "C" int kqueue(void) {
   int ep = ::epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) return -1;
+  int wr = ::epoll_create1(EPOLL_CLOEXEC);
   int ev = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (ev < 0) {
-    int err = errno;
-    ::close(ep);
-    return fail(err);
+  int err = wr < 0 || ev < 0 ? errno : 0;
+  if (err == 0) {
+    epoll_event e{};
+    e.events = EPOLLIN;  // level: every waiter sees a trigger until it is taken
+    e.data.u64 = user_token;
+    if (::epoll_ctl(ep, EPOLL_CTL_ADD, ev, &e) != 0) err = errno;
   }
-  epoll_event e{};
-  e.events = EPOLLIN;  // level: every waiter sees a trigger until it is taken
-  e.data.u64 = user_token;
-  int err = ::epoll_ctl(ep, EPOLL_CTL_ADD, ev, &e) == 0 ? 0 : errno;
+  if (err == 0) {
+    epoll_event e{};
+    e.events = EPOLLIN;  // level: readable while it holds an undelivered edge
+    e.data.u64 = write_token;
+    if (::epoll_ctl(ep, EPOLL_CTL_ADD, wr, &e) != 0) err = errno;
+  }
   if (err == 0) {
     try {
       auto q = std::make_shared<queue>();
       q->epoll_fd = ep;
+      q->write_fd = wr;
       q->event_fd = ev;
       registry& r = the_registry();
       std::lock_guard lock(r.mutex);
@@ -361,7 +366,8 @@ extern "C" int kqueue(void) {
       err = ENOMEM;
     }
   }
-  ::close(ev);
+  if (ev >= 0) ::close(ev);
+  if (wr >= 0) ::close(wr);
   ::close(ep);
   return fail(err);
 }
@@ -377,6 +383,7 @@ extern "C" int kqueue_shim_close(int kq) {
     r.queues.erase(it);
   }
   ::close(q->event_fd);
+  ::close(q->write_fd);
   return ::close(q->epoll_fd);
 }
 
@@ -412,9 +419,6 @@ extern "C" int kevent(int kq, const struct kevent* changelist, int nchanges,
     }
     // With errors to report the kernel returns them without waiting.
     if (errors > 0 || nevents == 0) return errors;
-    sink out{eventlist, nevents};
-    take_overflow(*q, out);
-    if (out.count > 0) return out.count;
   }
   return wait_events(*q, eventlist, nevents, timeout);
 }

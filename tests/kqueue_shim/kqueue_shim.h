@@ -22,18 +22,23 @@
 //            failed change (later changes are not applied).
 //
 // How it maps (details in kqueue_shim.cpp):
-//   - kqueue() is an epoll instance plus one eventfd for the user events.
-//   - A descriptor's READ and WRITE knotes share one epoll registration
-//     (EPOLLIN / EPOLLOUT as registered, EPOLLRDHUP, EPOLLET); an epoll
-//     event becomes up to two kevents. EPOLLIN -> READ, EPOLLOUT -> WRITE;
-//     EPOLLRDHUP -> READ with EV_EOF; EPOLLHUP -> both with EV_EOF;
-//     EPOLLERR -> both (an error is readable and writable in kqueue too).
+//   - kqueue() is two epoll instances and an eventfd: READ knotes are
+//     registered in the main instance (EPOLLIN | EPOLLRDHUP | EPOLLET),
+//     WRITE knotes in the second (EPOLLOUT | EPOLLET), which is registered
+//     in the main one, so each direction gets its own edges as kqueue's
+//     separate knotes do. EPOLLIN -> READ, EPOLLOUT -> WRITE; EPOLLRDHUP
+//     -> READ with EV_EOF; EPOLLHUP -> both with EV_EOF; EPOLLERR -> both
+//     (a pending error fires both filters in kqueue too).
 //   - EVFILT_USER: NOTE_TRIGGER marks the knote and makes the eventfd
 //     readable (registered level-triggered); the kevent() call that
 //     returns the knote clears it (EV_CLEAR) and empties the eventfd once
 //     no user knote is left triggered. Until then every waiter can see it,
 //     so, as in the kernel, one trigger is consumed by exactly one caller.
-//
+//   - A knote deleted (or a descriptor deleted and added again) while
+//     another thread's epoll_wait() already holds its event: the event is
+//     dropped, since no event is returned for a knote once its EV_DELETE
+//     has returned.
+
 // Limits (none of which the backend depends on):
 //   - kevent.data is always 0 (no byte counts) and fflags 0 (no so_error
 //     with EV_EOF); no EV_OOBAND, no low-water marks.
@@ -42,8 +47,8 @@
 //     no event is reported for it, and an EV_ADD for a reused number
 //     replaces the stale entry). The backend deletes before closing.
 //   - close() of the kqueue itself is invisible too, hence
-//     kqueue_shim_close(), which frees the epoll instance, the eventfd and
-//     the table; the backend calls it in place of close() when built on
+//     kqueue_shim_close(), which frees the epoll instances, the eventfd
+//     and the table; the backend calls it in place of close() when built on
 //     the shim.
 //   - Real kqueues are not inherited by fork(); this one is.
 
