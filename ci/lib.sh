@@ -49,6 +49,23 @@ PKGS_LINUX=(cmake ninja-build g++ clang libgtest-dev googletest libboost-dev lib
   valgrind)
 PKGS_WINE=(g++-mingw-w64-x86-64-posix wine64)
 
+# clang_asan_ready — true when clang++ can link an AddressSanitizer program.
+# Debian's clang only recommends its sanitizer runtime (libclang-rt-N-dev),
+# so --no-install-recommends leaves it out; this installs it when missing.
+clang_asan_ready() {
+  command -v clang++ >/dev/null || return 1
+  local probe="${TMPDIR:-/tmp}/pocore-asan-probe.$$"
+  if ! echo 'int main() { return 0; }' | clang++ -x c++ -fsanitize=address,undefined - \
+    -o "$probe" >/dev/null 2>&1; then
+    local major
+    major=$(clang++ --version | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -n 1)
+    [ -n "$major" ] && [ "$install" = 1 ] && ensure_packages "libclang-rt-$major-dev" || true
+    echo 'int main() { return 0; }' | clang++ -x c++ -fsanitize=address,undefined - \
+      -o "$probe" >/dev/null 2>&1 || return 1
+  fi
+  rm -f "$probe"
+}
+
 # Runs "$@" and prints how long it took; the result is in $LAST_SECONDS.
 LAST_SECONDS=0
 timed() {

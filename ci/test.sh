@@ -75,7 +75,14 @@ run_leg() {
   case "$leg" in
     asan)
       local cxx="${POCORE_ASAN_CXX:-}"
-      if [ -z "$cxx" ] && command -v clang++ >/dev/null; then cxx=clang++; fi
+      if [ -z "$cxx" ]; then
+        if clang_asan_ready; then
+          cxx=clang++
+        else
+          warn "clang++ cannot link AddressSanitizer programs here; the asan leg uses g++"
+          cxx=g++
+        fi
+      fi
       [ -z "$cxx" ] || extra+=("-DCMAKE_CXX_COMPILER=$cxx")
       local -x ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
       local -x UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
