@@ -95,6 +95,12 @@ wine_start() {
     log "creating Wine prefix $WINEPREFIX"
     "$WINE" wineboot -i >/dev/null 2>&1 || warn "wineboot -i returned non-zero"
   fi
+  # wineboot leaves a server that is not persistent: it exits 3 s after its
+  # last client, and a test starting just then fails with "wine client
+  # error: recvmsg: Connection reset by peer". `wineserver -p` does not
+  # convert a running server (it exits, "already running"), so wait for
+  # that one to go and start ours.
+  timeout 60 "$WINESERVER" -w >/dev/null 2>&1 || "$WINESERVER" -k >/dev/null 2>&1 || true
   setsid "$WINESERVER" -p </dev/null >/dev/null 2>&1 || true
   WINE_STARTED_FOR="$1"
   # Boot Wine's services (services.exe, winedevice, ...) now, with harmless
