@@ -88,8 +88,7 @@ inline io_port& port_of(const socket& s) {
 namespace pocore {
 
 template <class F>
-  requires(!std::is_base_of_v<operation, std::remove_cvref_t<F>>)
-void socket::async_accept(F&& f) {
+requires(!std::is_base_of_v<operation, std::remove_cvref_t<F>>) void socket::async_accept(F&& f) {
   static_assert(std::is_invocable_v<std::decay_t<F>&, std::error_code, socket>,
                 "handler must be callable as f(std::error_code, pocore::socket)");
   async_accept(*detail::make_handler<accept_operation>(detail::port_of(*this), std::forward<F>(f)));
