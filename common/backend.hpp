@@ -12,6 +12,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string_view>
@@ -50,6 +51,17 @@ inline std::int64_t steady_now_ns() noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+/// Milliseconds from now until `deadline_ns` (steady), rounded up so a wait
+/// never ends before the deadline (waking early costs a spin), clamped to
+/// int; 0 once the deadline has passed.
+inline int ms_until(std::int64_t deadline_ns) noexcept {
+  const std::int64_t left = deadline_ns - steady_now_ns();
+  if (left <= 0) return 0;
+  const std::int64_t ms = (left + 999'999) / 1'000'000;
+  return ms > std::numeric_limits<int>::max() ? std::numeric_limits<int>::max()
+                                              : static_cast<int>(ms);
 }
 
 /// A per-port pool of convenience-handler blocks in power-of-two size
@@ -160,22 +172,19 @@ class port_backend : public port_core {
 /// Compile-time check that a backend implements the whole interface.
 template <class B>
 concept backend_impl = std::derived_from<B, port_backend> && std::is_final_v<B> &&
-                       requires(B& b, socket_state& s, operation& op, native_handle_type h,
-                                std::error_code& ec) {
-                         { b.name() } -> std::same_as<std::string_view>;
-                         { b.run(run_mode::run, std::chrono::milliseconds{}) }
-                           -> std::same_as<std::size_t>;
-                         b.stop();
-                         b.restart();
-                         { b.stopped() } -> std::same_as<bool>;
-                         b.wake();
-                         b.enqueue(op);
-                         { b.attach(h, address_family::ipv4, socket_type::stream, ec) }
-                           -> std::same_as<socket_state*>;
-                         b.close(s);
-                         b.submit(s, op, nullptr);
-                         b.cancel(s, &op);
-                       };
+    requires(B& b, socket_state& s, operation& op, native_handle_type h, std::error_code& ec) {
+  { b.name() } -> std::same_as<std::string_view>;
+  { b.run(run_mode::run, std::chrono::milliseconds{}) } -> std::same_as<std::size_t>;
+  b.stop();
+  b.restart();
+  { b.stopped() } -> std::same_as<bool>;
+  b.wake();
+  b.enqueue(op);
+  { b.attach(h, address_family::ipv4, socket_type::stream, ec) } -> std::same_as<socket_state*>;
+  b.close(s);
+  b.submit(s, op, nullptr);
+  b.cancel(s, &op);
+};
 
 /// Makes the backend named `name` (empty: environment, then default).
 /// Defined once per platform, in win/ or posix/.

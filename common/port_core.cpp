@@ -1,7 +1,5 @@
 // Copyright 2026 The pocore Authors. SPDX-License-Identifier: Apache-2.0
 
-#include <limits>
-
 #include "common/backend.hpp"
 
 namespace pocore::detail {
@@ -82,13 +80,8 @@ int port_core::timer_timeout_ms(int cap) const noexcept {
     next = timers_.next_deadline();
   }
   if (!next) return cap;
-  std::int64_t wait_ns = *next - steady_now_ns();
-  if (wait_ns <= 0) return 0;
-  // Round up: waking a little late is harmless, waking early costs a spin.
-  std::int64_t ms = (wait_ns + 999'999) / 1'000'000;
-  if (ms > std::numeric_limits<int>::max()) ms = std::numeric_limits<int>::max();
-  if (cap >= 0 && ms > cap) return cap;
-  return static_cast<int>(ms);
+  const int ms = ms_until(*next);
+  return (cap >= 0 && ms > cap) ? cap : ms;
 }
 
 }  // namespace pocore::detail

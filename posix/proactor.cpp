@@ -6,7 +6,6 @@
 
 #include "posix/proactor.hpp"
 
-#include <climits>
 #include <new>
 
 #include "common/sys.hpp"
@@ -383,9 +382,7 @@ std::size_t proactor::run(run_mode mode, std::chrono::milliseconds timeout) {
     if (polling) {
       cap = 0;
     } else if (bounded) {
-      std::int64_t left = deadline - steady_now_ns();
-      std::int64_t ms = left <= 0 ? 0 : (left + 999'999) / 1'000'000;
-      cap = ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
+      cap = ms_until(deadline);
     }
     if (cap == 0) {
       if (polled) break;  // one last non-blocking look found nothing

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <climits>
 #include <new>
 
 #include "common/sys.hpp"
@@ -520,9 +519,7 @@ std::size_t uring_port::run(run_mode mode, std::chrono::milliseconds timeout) {
     if (polling) {
       cap = 0;
     } else if (bounded) {
-      std::int64_t left = deadline - steady_now_ns();
-      std::int64_t ms = left <= 0 ? 0 : (left + 999'999) / 1'000'000;
-      cap = ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
+      cap = ms_until(deadline);
     }
     if (cap == 0) {
       if (polled) break;  // one last non-blocking look found nothing
