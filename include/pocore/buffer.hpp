@@ -23,7 +23,9 @@ struct buffer {
 struct const_buffer {
   const void* data = nullptr;  ///< start of the region
   std::size_t size = 0;        ///< its length in bytes
+  /// An empty buffer.
   constexpr const_buffer() noexcept = default;
+  /// The `n` bytes at `d`.
   constexpr const_buffer(const void* d, std::size_t n) noexcept : data(d), size(n) {}
   /// Any writable buffer may be sent.
   constexpr const_buffer(buffer b) noexcept : data(b.data), size(b.size) {}  // NOLINT

@@ -41,9 +41,9 @@ class endpoint {
                        std::uint32_t scope_id = 0) noexcept;
   /// 127.0.0.1:port.
   static endpoint loopback_v4(std::uint16_t port = 0) noexcept;
-  /// [::1]:port.
+  /// The IPv6 loopback, \::1, with `port`.
   static endpoint loopback_v6(std::uint16_t port = 0) noexcept;
-  /// [::ffff:127.0.0.1]:port, the IPv4 loopback seen by a dual-stack socket.
+  /// \::ffff:127.0.0.1 with `port`: the IPv4 loopback seen by a dual-stack socket.
   static endpoint loopback_v4_mapped(std::uint16_t port = 0) noexcept;
   /// A Unix-domain endpoint. Fails with `errc::name_too_long` past
   /// `max_path_length` and `errc::invalid_argument` if empty or holding NUL.
@@ -68,12 +68,13 @@ class endpoint {
   std::span<const std::uint8_t> address_bytes() const noexcept;
   /// The Unix-domain path (empty otherwise).
   std::string_view path() const noexcept { return {path_, path_length_}; }
-  /// True for 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104.
+  /// True for 127.0.0.0/8, \::1 and \::ffff:127.0.0.0/104.
   bool is_loopback() const noexcept;
 
   /// The text form, parseable by `parse`.
   std::string to_string() const;
 
+  /// Equal family, address, port, scope id and path.
   friend bool operator==(const endpoint& a, const endpoint& b) noexcept;
 
  private:

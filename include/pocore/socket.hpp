@@ -62,9 +62,13 @@ class socket {
   /// A closed socket on `port`; call `open`. A moved-from socket keeps its
   /// port and is closed.
   explicit socket(io_port& port) noexcept : port_(&port) {}
+  /// Takes over `other`'s port and open socket; `other` is left closed.
   socket(socket&& other) noexcept
       : port_(other.port_), state_(std::exchange(other.state_, nullptr)) {}
+  /// Closes this socket (aborting its pending operations), then takes
+  /// over `other`'s port and open socket.
   socket& operator=(socket&& other) noexcept;
+  /// Closes the socket: as `close`.
   ~socket();
 
   /// Opens a socket of `family` and `type` on the port. Descriptors are
@@ -85,27 +89,44 @@ class socket {
   address_family family() const noexcept;
 
   // ---- synchronous calls ----
+  /// Binds to `ep`. Errors: `address_in_use`, `address_not_available`,
+  /// `permission_denied`, `invalid_argument` (family mismatch, already
+  /// bound), `bad_descriptor` (not open).
   std::error_code bind(const endpoint& ep) noexcept;
   /// Starts listening. On Windows listeners get SO_EXCLUSIVEADDRUSE.
   std::error_code listen(int backlog = 128) noexcept;
   /// Accepts a connection; `peer`, if given, receives its endpoint.
   socket accept(std::error_code& ec, endpoint* peer = nullptr) noexcept;
+  /// Connects, blocking unless in non-blocking mode (then `would_block`
+  /// or `in_progress`). Errors: `connection_refused`, `timed_out`,
+  /// `network_unreachable`, `host_unreachable`, `already_connected`.
   std::error_code connect(const endpoint& ep) noexcept;
   /// Sends some bytes; returns how many (a stream may send fewer).
   std::size_t send(const_buffer b, std::error_code& ec) noexcept;
   /// Receives some bytes; 0 with no error means end of stream.
   std::size_t recv(buffer b, std::error_code& ec) noexcept;
+  /// Sends one datagram to `to`; a datagram too large for the protocol is
+  /// `message_size`.
   std::size_t send_to(const_buffer b, const endpoint& to, std::error_code& ec) noexcept;
   /// Receives one datagram; a larger one is `message_size` with `b` filled.
   std::size_t recv_from(buffer b, endpoint& from, std::error_code& ec) noexcept;
+  /// Shuts down one or both directions; the peer sees end of stream after
+  /// a send shutdown. Errors: `not_connected`, `bad_descriptor`.
   std::error_code shutdown(shutdown_how how) noexcept;
+  /// Sets an option (booleans as 0/1, sizes in bytes, linger in seconds).
+  /// Errors: `invalid_argument` (wrong socket type or value),
+  /// `bad_descriptor`.
   std::error_code set_option(socket_option opt, int value) noexcept;
+  /// Reads an option back; errors as `set_option`.
   int get_option(socket_option opt, std::error_code& ec) const noexcept;
   /// Non-blocking mode: synchronous calls report `would_block`. Overlapped
   /// calls are unaffected.
   std::error_code set_non_blocking(bool on) noexcept;
+  /// True in non-blocking mode.
   bool non_blocking() const noexcept;
+  /// The bound address. Errors: `bad_descriptor`.
   endpoint local_endpoint(std::error_code& ec) const noexcept;
+  /// The connected peer. Errors: `not_connected`, `bad_descriptor`.
   endpoint remote_endpoint(std::error_code& ec) const noexcept;
 
   // ---- overlapped calls, with caller-owned records ----
@@ -123,9 +144,13 @@ class socket {
   void async_send(operation& op, std::span<const const_buffer> bufs) noexcept;
   /// Receives one datagram into `b`, the sender into `op.peer`.
   void async_recv_from(datagram_operation& op, buffer b) noexcept;
+  /// Scatter form of `async_recv_from`; the array must stay valid until
+  /// the callback.
   void async_recv_from(datagram_operation& op, std::span<const buffer> bufs) noexcept;
   /// Sends one datagram to `op.peer`.
   void async_send_to(datagram_operation& op, const_buffer b) noexcept;
+  /// Gather form of `async_send_to`; the array must stay valid until the
+  /// callback.
   void async_send_to(datagram_operation& op, std::span<const const_buffer> bufs) noexcept;
   /// Graceful disconnect after every pending send: no more sends or
   /// receives; the peer sees end of stream. The socket must still be
@@ -169,7 +194,10 @@ class socket {
   detail::socket_state* state_ = nullptr;
 };
 
+/// The record of `socket::async_accept`: on success `accepted` holds the
+/// new connection (on the listener's port) and `peer` its address.
 struct accept_operation : operation {
+  /// The constructors of `operation`.
   using operation::operation;
   socket accepted;  ///< result: the new connection
   endpoint peer;    ///< result: its remote endpoint
@@ -177,7 +205,9 @@ struct accept_operation : operation {
   alignas(8) unsigned char native_addr[2 * (128 + 16)] = {};
 };
 
+/// The record of `socket::async_recv_from` / `async_send_to`.
 struct datagram_operation : operation {
+  /// The constructors of `operation`.
   using operation::operation;
   endpoint peer;  ///< result of recv_from, destination of send_to
   /// pocore-internal: a native sockaddr and its length.

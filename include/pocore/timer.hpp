@@ -21,8 +21,10 @@ namespace pocore {
 /// complete in submission order. Destroying the timer cancels its waits.
 class timer {
  public:
+  /// Deadlines are on the monotonic clock.
   using clock = std::chrono::steady_clock;
 
+  /// A timer on `port`, which must outlive it.
   explicit timer(io_port& port) noexcept : port_(&port) {}
   ~timer();
   timer(const timer&) = delete;
@@ -55,6 +57,7 @@ class timer {
     async_wait_until(*detail::make_handler<operation>(*port_, std::forward<F>(f)), deadline);
   }
 
+  /// The port its waits complete on.
   io_port& port() const noexcept { return *port_; }
 
  private:
