@@ -18,6 +18,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "common/fast_lock.hpp"
 #include "common/op_queue.hpp"
 #include "common/timer_queue.hpp"
 #include "pocore/endpoint.hpp"
@@ -53,6 +54,14 @@ inline std::int64_t steady_now_ns() noexcept {
       .count();
 }
 
+/// Sets `ec` to success. Same value as `ec.clear()`, without the
+/// out-of-line call to std::system_category() that costs on every
+/// completion of the hot path.
+inline void clear_error(std::error_code& ec) noexcept {
+  static const std::error_category& system = std::system_category();
+  ec.assign(0, system);
+}
+
 /// Milliseconds from now until `deadline_ns` (steady), rounded up so a wait
 /// never ends before the deadline (waking early costs a spin), clamped to
 /// int; 0 once the deadline has passed.
@@ -81,7 +90,7 @@ class handler_pool {
   struct block {
     block* next;
   };
-  std::mutex mutex_;
+  fast_lock mutex_;
   block* free_[classes] = {};
   std::size_t count_[classes] = {};
 };
@@ -98,7 +107,13 @@ class port_core {
   void work_started() noexcept { outstanding_.fetch_add(1, std::memory_order_relaxed); }
   /// Runs a finished operation's callback, then retires its work count.
   /// When the count reaches zero every run() is woken so it can return.
-  void invoke(operation& op) noexcept;
+  void invoke(operation& op) noexcept {
+    // The work count drops only after the callback returns, so a callback
+    // that submits again keeps run() going without a gap in which another
+    // thread could see zero work and leave.
+    op.on_complete(op);
+    if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) == 1) wake();
+  }
   std::size_t outstanding() const noexcept { return outstanding_.load(std::memory_order_acquire); }
 
   std::atomic<std::size_t>& open_sockets() noexcept { return open_sockets_; }
@@ -132,7 +147,7 @@ class port_core {
  private:
   std::atomic<std::size_t> outstanding_{0};
   std::atomic<std::size_t> open_sockets_{0};
-  mutable std::mutex timer_mutex_;
+  mutable fast_lock timer_mutex_;
   timer_queue timers_;
   std::atomic<std::size_t> timer_count_{0};
   handler_pool pool_;

@@ -4,14 +4,6 @@
 
 namespace pocore::detail {
 
-void port_core::invoke(operation& op) noexcept {
-  // The work count drops only after the callback returns, so a callback
-  // that submits again keeps run() going without a gap in which another
-  // thread could see zero work and leave.
-  op.on_complete(op);
-  if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) == 1) wake();
-}
-
 void port_core::timer_push(operation& op) noexcept {
   bool earliest;
   {
@@ -66,7 +58,7 @@ void port_core::collect_timers(op_queue& out) noexcept {
     timer_count_.store(timers_.size(), std::memory_order_relaxed);
   }
   for (operation* op = expired.front(); op != nullptr; op = op_access::priv(*op).next) {
-    op->error.clear();
+    clear_error(op->error);
     op->bytes = 0;
   }
   out.splice(expired);

@@ -3,8 +3,9 @@
 // The public socket: argument checks and record set-up, then one call into
 // the backend (overlapped) or the platform's synchronous functions.
 
-#include "common/sys.hpp"
 #include "pocore/socket.hpp"
+
+#include "common/sys.hpp"
 
 namespace pocore {
 namespace {
@@ -16,8 +17,8 @@ using detail::priv;
 // take it; the record has then been completed with `error` through the
 // port (never inline), or, with no port at all, the process aborts
 // because no thread could ever run the callback.
-bool begin(io_port* port, detail::socket_state* s, operation& op, op_kind kind,
-           const void* bufs, std::size_t nbufs) noexcept {
+bool begin(io_port* port, detail::socket_state* s, operation& op, op_kind kind, const void* bufs,
+           std::size_t nbufs) noexcept {
   auto& p = priv(op);
   p.kind = kind;
   p.owner = s;
@@ -26,7 +27,7 @@ bool begin(io_port* port, detail::socket_state* s, operation& op, op_kind kind,
   p.progress = 0;
   p.state = 0;
   p.flags = 0;
-  op.error.clear();
+  detail::clear_error(op.error);
   op.bytes = 0;
   if (port == nullptr) detail::no_port_for_handler();
   detail::port_backend& b = port->backend();
@@ -83,10 +84,10 @@ address_family socket::family() const noexcept {
 
 #define POCORE_REQUIRE_OPEN_EC() \
   if (state_ == nullptr) return make_error_code(errc::bad_descriptor)
-#define POCORE_REQUIRE_OPEN(ec, value)           \
-  if (state_ == nullptr) {                       \
+#define POCORE_REQUIRE_OPEN(ec, value)          \
+  if (state_ == nullptr) {                      \
     ec = make_error_code(errc::bad_descriptor); \
-    return value;                                \
+    return value;                               \
   }
 
 std::error_code socket::bind(const endpoint& ep) noexcept {

@@ -19,11 +19,21 @@ namespace {
 // the hot path (callback -> submit -> finished at once) free of eventfd
 // writes.
 thread_local const proactor* tls_running = nullptr;
+// That run()'s private completion list (see proactor.hpp).
+thread_local op_queue* tls_private = nullptr;
 
 struct run_scope {
   const proactor* prev;
-  explicit run_scope(const proactor* p) noexcept : prev(tls_running) { tls_running = p; }
-  ~run_scope() { tls_running = prev; }
+  op_queue* prev_private;
+  run_scope(const proactor* p, op_queue* q) noexcept
+      : prev(tls_running), prev_private(tls_private) {
+    tls_running = p;
+    tls_private = q;
+  }
+  ~run_scope() {
+    tls_running = prev;
+    tls_private = prev_private;
+  }
   run_scope(const run_scope&) = delete;
   run_scope& operator=(const run_scope&) = delete;
 };
@@ -167,15 +177,6 @@ bool proactor::park(proactor_socket& s, op_queue& q, operation& op, op_queue& do
   return true;
 }
 
-void proactor::run_queue(proactor_socket& s, op_queue& q, bool& ready, op_queue& done) noexcept {
-  while (operation* op = q.front()) {
-    if (!ready && needs_readiness(s, *op)) break;
-    if (perform_op(*this, s, *op) == perform_result::would_block) break;
-    q.pop();
-    done.push(*op);
-  }
-}
-
 void proactor::submit(socket_state& state, operation& op, const endpoint* ep) noexcept {
   auto& s = static_cast<proactor_socket&>(state);
   op_queue done;
@@ -229,7 +230,7 @@ void proactor::submit(socket_state& state, operation& op, const endpoint* ep) no
     bool was_empty = q->empty();
     q->push(op);
     if (was_empty) run_queue(s, *q, *ready, done);
-    if (!q->empty()) park(s, *q, op, done);
+    if (!q->empty() && !s.registered) park(s, *q, op, done);
   }
   complete(done);
 }
@@ -272,11 +273,11 @@ void proactor::on_ready(std::uint64_t token, bool readable, bool writable, bool 
   // a recv queued behind it could consume the same pending error.
   if (writable) {
     s->write_ready = true;
-    run_queue(*s, s->write_q, s->write_ready, done);
+    if (!s->write_q.empty()) run_queue(*s, s->write_q, s->write_ready, done);
   }
   if (readable) {
     s->read_ready = true;
-    run_queue(*s, s->read_q, s->read_ready, done);
+    if (!s->read_q.empty()) run_queue(*s, s->read_q, s->read_ready, done);
   }
   complete(done);
 }
@@ -293,30 +294,50 @@ void proactor::signal_waiters() noexcept {
   if (waiting_.fetch_add(0, std::memory_order_acq_rel) > 0) source_signal();
 }
 
+void proactor::publish(op_queue& q) noexcept {
+  std::lock_guard lock(mutex_);
+  completed_.splice(q);
+  queued_.store(completed_.size(), std::memory_order_relaxed);
+}
+
 void proactor::complete(op_queue& done) noexcept {
   if (done.empty()) return;
-  {
-    std::lock_guard lock(mutex_);
-    completed_.splice(done);
+  // The sole run() thread keeps what it finished (see proactor.hpp).
+  if (tls_running == this && runners_.load(std::memory_order_relaxed) == 1) {
+    tls_private->splice(done);
+    return;
   }
+  complete_shared(done);
+}
+
+void proactor::complete_shared(op_queue& done) noexcept {
+  publish(done);
   if (tls_running != this) signal_waiters();
 }
 
 void proactor::enqueue(operation& op) noexcept {
-  {
-    std::lock_guard lock(mutex_);
-    completed_.push(op);
-  }
-  if (tls_running != this) signal_waiters();
+  op_queue one;
+  one.push(op);
+  complete(one);
 }
 
 operation* proactor::pop_completion() noexcept {
+  op_queue& mine = *tls_private;
+  // Nothing published by others: the private list first, lock-free. The
+  // acquire pairs with publish() of a completion whose socket lock this
+  // thread has not taken since (order within a socket needs none).
+  if (queued_.load(std::memory_order_acquire) == 0) {
+    if (mine.empty()) return nullptr;  // run() re-checks under the lock before it sleeps
+    if (runners_.load(std::memory_order_relaxed) == 1) return mine.pop();
+  }
   operation* op;
   bool more;
   {
     std::lock_guard lock(mutex_);
+    completed_.splice(mine);
     op = completed_.pop();
     more = !completed_.empty();
+    queued_.store(completed_.size(), std::memory_order_relaxed);
   }
   // Spread the rest over the other threads (guarantee 8).
   if (op != nullptr && more) signal_waiters();
@@ -333,8 +354,7 @@ void proactor::gather_timers() noexcept {
   op_queue expired;
   collect_timers(expired);
   if (expired.empty()) return;
-  std::lock_guard lock(mutex_);
-  completed_.splice(expired);
+  publish(expired);
 }
 
 void proactor::wake() noexcept { signal_waiters(); }
@@ -357,7 +377,11 @@ std::size_t proactor::run(run_mode mode, std::chrono::milliseconds timeout) {
       bounded
           ? steady_now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count()
           : 0;
-  run_scope scope(this);
+  // A nested run() on this port: what the outer one kept goes first.
+  if (tls_running == this && !tls_private->empty()) publish(*tls_private);
+  op_queue mine;
+  run_scope scope(this, &mine);
+  runners_.fetch_add(1, std::memory_order_relaxed);
   std::size_t n = 0;
   bool drained = false;  // this thread consumed a signal that may have been for all
   bool polled = false;   // a non-blocking look found nothing since the last callback
@@ -402,6 +426,10 @@ std::size_t proactor::run(run_mode mode, std::chrono::milliseconds timeout) {
     streak = 0;
     gather_timers();
   }
+  // What this thread kept and did not run (run_one, stop) is for the
+  // next run() on any thread.
+  if (!mine.empty()) publish(mine);
+  runners_.fetch_sub(1, std::memory_order_relaxed);
   // A signal this thread consumed may have been meant for every waiter
   // (stop, no more work, a moved timer), and work may be left that this
   // thread will not run: pass the wake-up on to the threads still asleep.

@@ -12,15 +12,24 @@
 // at submission or later, go to the port's completion queue; only run()
 // invokes them, so a callback never runs inside the call that submitted it.
 //
-// One completion queue per port, shared by every run() thread, rather than
-// a private list per thread: finished operations are moved into it while
-// the socket's lock is still held, so one socket's completions enter it in
-// the order they finished even when several threads finish them, and with
-// one thread running the port they run in submission order (guarantee 4).
-// What a thread private list would save, an eventfd write per completion,
-// is saved anyway: an operation finished on a thread inside this port's
-// run() signals nobody, because that thread returns to the queue before it
-// waits again.
+// One completion queue per port, shared by every run() thread: finished
+// operations are moved into it while the socket's lock is still held, so
+// one socket's completions enter it in the order they finished even when
+// several threads finish them, and with one thread running the port they
+// run in submission order (guarantee 4). An operation finished on a thread
+// inside this port's run() signals nobody, because that thread returns to
+// the queue before it waits again.
+//
+// The one exception, the hot path of a port run by ONE thread: what that
+// thread finishes itself (at submission inside a callback, or in on_ready)
+// goes to a private list on its stack, without the queue's lock. It takes
+// from that list only while the shared queue is empty (`queued_`, read
+// after the socket's lock, which orders it after any completion of that
+// socket published before), and otherwise appends the list to the shared
+// queue before taking the front; so one socket's completions still run in
+// the order they finished. Once a second thread is in run() (`runners_`),
+// the list goes to the shared queue at the next take, and it is emptied
+// there whenever the thread leaves run() or enters a nested run().
 //
 // Wake-ups: a run() thread about to block announces itself in `waiting_`
 // and then re-checks the stop flag, the work count, the queue and the
@@ -47,6 +56,7 @@
 #include <mutex>
 
 #include "common/backend.hpp"
+#include "common/fast_lock.hpp"
 
 namespace pocore::detail {
 
@@ -61,7 +71,7 @@ namespace pocore::detail {
 /// dropped, and a reused descriptor number never runs an old socket's
 /// operations.
 struct proactor_socket final : socket_state {
-  std::mutex mutex;
+  fast_lock mutex;
   op_queue read_q;   ///< recv, recv_from, accept
   op_queue write_q;  ///< send, send_to, connect, disconnect
   std::uint32_t index = 0;
@@ -166,9 +176,18 @@ class proactor : public port_backend {
   proactor_socket* allocate_socket() noexcept;
   void release_socket(proactor_socket& s) noexcept;
 
+  // complete()'s path through the shared queue.
+  void complete_shared(op_queue& done) noexcept;
+  // Appends `q` to the shared completion queue.
+  void publish(op_queue& q) noexcept;
+
   // The completion queue.
-  std::mutex mutex_;
+  fast_lock mutex_;
   op_queue completed_;
+  // completed_.size(), written under mutex_, read without it.
+  std::atomic<std::size_t> queued_{0};
+  // Threads inside run() (a nested run() counts again).
+  std::atomic<int> runners_{0};
   std::atomic<bool> stopped_{false};
   // run() threads that announced they are about to block in the source.
   std::atomic<int> waiting_{0};
@@ -181,7 +200,7 @@ class proactor : public port_backend {
   struct chunk {
     proactor_socket sockets[chunk_size];
   };
-  std::mutex pool_mutex_;
+  fast_lock pool_mutex_;
   std::atomic<chunk*> chunks_[max_chunks] = {};
   std::uint32_t used_ = 0;  // indices handed out so far
   proactor_socket* free_ = nullptr;

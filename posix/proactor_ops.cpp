@@ -71,6 +71,7 @@ template <class B>
 std::size_t total_of(const operation& op) noexcept {
   const auto& p = op_access::priv(op);
   const auto* bufs = static_cast<const B*>(p.bufs);
+  if (p.nbufs == 1) return bufs[0].size;  // the common case, on the hot path
   std::size_t n = 0;
   for (std::size_t i = 0; i < p.nbufs; ++i) n += bufs[i].size;
   return n;
@@ -78,37 +79,68 @@ std::size_t total_of(const operation& op) noexcept {
 
 bool would_block(int err) noexcept { return err == EAGAIN || err == EWOULDBLOCK; }
 
-perform_result finish(operation& op, std::size_t bytes, std::error_code ec = {}) noexcept {
+perform_result finish(operation& op, std::size_t bytes) noexcept {
+  op.bytes = bytes;
+  clear_error(op.error);
+  return perform_result::done;
+}
+
+perform_result finish(operation& op, std::size_t bytes, std::error_code ec) noexcept {
   op.bytes = bytes;
   op.error = ec;
   return perform_result::done;
 }
 
+// What a stream recv of `asked` bytes that returned `n` comes to, in `r`;
+// false for EINTR (try again).
+bool stream_recv_result(proactor_socket& s, operation& op, ssize_t n, std::size_t asked,
+                        perform_result& r) noexcept {
+  if (n >= 0) {
+    // A short read left the receive queue empty (TCP and Unix-domain
+    // recvmsg return early only then), so the next arrival is a new edge
+    // and the next recv need not try first. Not so once the source saw
+    // a sticky state (proactor_socket::sticky_read).
+    if (static_cast<std::size_t>(n) < asked && n > 0 && !s.sticky_read) s.read_ready = false;
+    r = finish(op, static_cast<std::size_t>(n));
+    return true;
+  }
+  int err = errno;
+  if (err == EINTR) return false;
+  if (would_block(err)) {
+    s.read_ready = false;
+    r = perform_result::would_block;
+  } else {
+    r = finish(op, 0, posix_error(err));
+  }
+  return true;
+}
+
 // Stream recv: at least one byte, or zero at end of stream (guarantee 3).
 perform_result stream_recv(proactor_socket& s, operation& op) noexcept {
   const auto& p = priv(op);
+  perform_result r;
+  if (p.nbufs == 1) {  // one buffer: no iovec window to build
+    const buffer& b = *static_cast<const buffer*>(p.bufs);
+    if (b.size == 0) return finish(op, 0);  // nothing asked, nothing to wait for
+    while (!stream_recv_result(s, op, ::recv(s.handle, b.data, b.size, 0), b.size, r)) {
+    }
+    return r;
+  }
   iov_view v;
   fill(v, static_cast<const buffer*>(p.bufs), p.nbufs, 0);
   if (v.bytes == 0) return finish(op, 0);  // nothing asked, nothing to wait for
   for (;;) {
     ssize_t n = v.count == 1 ? ::recv(s.handle, v.iov[0].iov_base, v.iov[0].iov_len, 0)
                              : ::readv(s.handle, v.iov, static_cast<int>(v.count));
-    if (n >= 0) {
-      // A short read left the receive queue empty (TCP and Unix-domain
-      // recvmsg return early only then), so the next arrival is a new edge
-      // and the next recv need not try first. Not so once the source saw
-      // a sticky state (proactor_socket::sticky_read).
-      if (static_cast<std::size_t>(n) < v.bytes && n > 0 && !s.sticky_read) s.read_ready = false;
-      return finish(op, static_cast<std::size_t>(n));
-    }
-    int err = errno;
-    if (err == EINTR) continue;
-    if (would_block(err)) {
-      s.read_ready = false;
-      return perform_result::would_block;
-    }
-    return finish(op, 0, posix_error(err));
+    if (stream_recv_result(s, op, n, v.bytes, r)) return r;
   }
+}
+
+ssize_t send_iov(proactor_socket& s, iov_view& v) noexcept {
+  msghdr msg{};
+  msg.msg_iov = v.iov;
+  msg.msg_iovlen = v.count;
+  return ::sendmsg(s.handle, &msg, MSG_NOSIGNAL);
 }
 
 // Stream send: loops over partial writes until every byte is out
@@ -117,17 +149,20 @@ perform_result stream_send(proactor_socket& s, operation& op) noexcept {
   auto& p = priv(op);
   const auto* bufs = static_cast<const const_buffer*>(p.bufs);
   for (;;) {
-    iov_view v;
-    fill(v, bufs, p.nbufs, p.progress);
-    if (v.bytes == 0) return finish(op, p.progress);
     ssize_t n;
-    if (v.count == 1) {
-      n = ::send(s.handle, v.iov[0].iov_base, v.iov[0].iov_len, MSG_NOSIGNAL);
+    std::size_t asked;
+    if (p.nbufs == 1) {  // one buffer: no iovec window to build
+      asked = bufs[0].size - p.progress;
+      if (asked == 0) return finish(op, p.progress);
+      n = ::send(s.handle, static_cast<const char*>(bufs[0].data) + p.progress, asked,
+                 MSG_NOSIGNAL);
     } else {
-      msghdr msg{};
-      msg.msg_iov = v.iov;
-      msg.msg_iovlen = v.count;
-      n = ::sendmsg(s.handle, &msg, MSG_NOSIGNAL);
+      iov_view v;
+      fill(v, bufs, p.nbufs, p.progress);
+      if (v.bytes == 0) return finish(op, p.progress);
+      asked = v.bytes;
+      n = v.count == 1 ? ::send(s.handle, v.iov[0].iov_base, v.iov[0].iov_len, MSG_NOSIGNAL)
+                       : send_iov(s, v);
     }
     if (n < 0) {
       int err = errno;
@@ -140,7 +175,7 @@ perform_result stream_send(proactor_socket& s, operation& op) noexcept {
                     posix_send_error(err, s.send_shut.load(std::memory_order_relaxed)));
     }
     p.progress += static_cast<std::size_t>(n);
-    if (static_cast<std::size_t>(n) < v.bytes) {
+    if (static_cast<std::size_t>(n) < asked) {
       // The send buffer is full: the kernel takes no more until the peer
       // acknowledges, and says so with a new writable edge.
       s.write_ready = false;
@@ -345,6 +380,16 @@ perform_result perform_op(proactor& port, proactor_socket& s, operation& op) noe
       return disconnect(s, op);
     default:
       return finish(op, 0, make_error_code(errc::invalid_argument));
+  }
+}
+
+// Here rather than in proactor.cpp so the attempts above inline into it.
+void proactor::run_queue(proactor_socket& s, op_queue& q, bool& ready, op_queue& done) noexcept {
+  while (operation* op = q.front()) {
+    if (!ready && needs_readiness(s, *op)) break;
+    if (perform_op(*this, s, *op) == perform_result::would_block) break;
+    q.pop();
+    done.push(*op);
   }
 }
 

@@ -63,7 +63,13 @@ unsigned clamp_len(std::size_t n) noexcept {
   return static_cast<unsigned>(n < max_rw ? n : max_rw);
 }
 
-bool done(operation& op, std::size_t bytes, std::error_code ec = {}) noexcept {
+bool done(operation& op, std::size_t bytes) noexcept {
+  op.bytes = bytes;
+  clear_error(op.error);
+  return true;
+}
+
+bool done(operation& op, std::size_t bytes, std::error_code ec) noexcept {
   op.bytes = bytes;
   op.error = ec;
   return true;
@@ -267,6 +273,18 @@ void uring_port::start_next(uring_socket& s, bool write, op_queue& finished) noe
 
 bool uring_port::finish_op(uring_socket& s, operation& op, int res) noexcept {
   auto& p = priv(op);
+  // The hot path: a stream recv that got data, a one-buffer stream send
+  // that went out whole, on an open socket nobody cancels. Same outcome
+  // as the general code below, without its cases.
+  if (res > 0 && p.flags == 0 && !s.closed && s.type == socket_type::stream) {
+    if (p.kind == op_kind::recv) return done(op, static_cast<std::size_t>(res));
+    if (p.kind == op_kind::send && p.nbufs == 1 &&
+        p.progress + static_cast<std::size_t>(res) >=
+            static_cast<const const_buffer*>(p.bufs)[0].size) {
+      p.progress += static_cast<std::size_t>(res);
+      return done(op, p.progress);
+    }
+  }
   // Once closed, everything still in the ring completes as aborted
   // (guarantee 6), with the bytes it had moved.
   const bool closed = s.closed;

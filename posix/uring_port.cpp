@@ -24,10 +24,21 @@ thread_local const uring_port* tls_running = nullptr;
 // The port for which this thread currently holds the reaper role.
 thread_local const uring_port* tls_reaper = nullptr;
 
+// That run()'s private completion list (see uring_port.hpp).
+thread_local op_queue* tls_private = nullptr;
+
 struct run_scope {
   const uring_port* prev;
-  explicit run_scope(const uring_port* p) noexcept : prev(tls_running) { tls_running = p; }
-  ~run_scope() { tls_running = prev; }
+  op_queue* prev_private;
+  run_scope(const uring_port* p, op_queue* q) noexcept
+      : prev(tls_running), prev_private(tls_private) {
+    tls_running = p;
+    tls_private = q;
+  }
+  ~run_scope() {
+    tls_running = prev;
+    tls_private = prev_private;
+  }
   run_scope(const run_scope&) = delete;
   run_scope& operator=(const run_scope&) = delete;
 };
@@ -54,6 +65,21 @@ bool has_opcodes(io_uring& ring) noexcept {
 // Callbacks run back to back before the ring and the timers are looked at
 // again, so a stream of posts cannot starve socket completions.
 constexpr int max_callbacks_between_polls = 64;
+
+// Points every SQE still waiting in the SQ (prepared, its submission failed)
+// that names descriptor `fd` at -1. Called by close() before the number is
+// closed: the kernel looks the number up only when it takes the SQE, by
+// which time it may belong to a new socket whose data the old request
+// would take. With -1 the request fails with -EBADF and its record
+// completes as aborted, as every request of a closed socket does.
+void forget_fd(io_uring& ring, int fd) noexcept {
+  io_uring_sq& sq = ring.sq;
+  for (unsigned i = io_uring_smp_load_acquire(sq.khead); i != sq.sqe_tail; ++i) {
+    io_uring_sqe& sqe = sq.sqes[i & sq.ring_mask];
+    if (sqe.fd == fd && sqe.opcode != IORING_OP_NOP && sqe.opcode != IORING_OP_ASYNC_CANCEL)
+      sqe.fd = -1;
+  }
+}
 
 }  // namespace
 
@@ -223,6 +249,7 @@ void uring_port::close(socket_state& state) noexcept {
     {
       std::lock_guard sq(sq_mutex_);
       flush_locked();
+      if (sq_pending_ != 0) forget_fd(ring_, s.handle);
     }
     sys::close_handle(s.handle);
     s.handle = invalid_native_handle;
@@ -334,14 +361,24 @@ void uring_port::on_cqe(std::uint64_t user_data, int res) noexcept {
 
 void uring_port::complete(op_queue& done) noexcept {
   if (done.empty()) return;
+  // The sole run() thread keeps what it finished (see uring_port.hpp).
+  if (tls_running == this && runners_.load(std::memory_order_relaxed) == 1) {
+    tls_private->splice(done);
+    return;
+  }
+  // A run() thread of this port comes back to the queue by itself.
+  publish(done, tls_running != this);
+}
+
+void uring_port::publish(op_queue& done, bool wake) noexcept {
   bool kick = false;
   std::size_t n = done.size();
   {
     std::lock_guard lock(mutex_);
     completed_.splice(done);
-    // A run() thread of this port comes back to the queue by itself.
-    // Otherwise one sleeper per record, and the reaper if they run out.
-    if (tls_running != this) {
+    queued_.store(completed_.size(), std::memory_order_relaxed);
+    // One sleeper per record, and the reaper if they run out.
+    if (wake) {
       while (n > 0 && wake_one_locked()) --n;
       kick = n > 0 && reaping_;
     }
@@ -356,8 +393,18 @@ void uring_port::enqueue(operation& op) noexcept {
 }
 
 operation* uring_port::pop_completion() noexcept {
+  op_queue& mine = *tls_private;
+  // Nothing published by others: the private list first, lock-free. The
+  // acquire pairs with publish() of a completion whose socket lock this
+  // thread has not taken since (order within a socket needs none).
+  if (queued_.load(std::memory_order_acquire) == 0) {
+    if (mine.empty()) return nullptr;  // reap_or_wait() re-checks under the lock
+    if (runners_.load(std::memory_order_relaxed) == 1) return mine.pop();
+  }
   std::lock_guard lock(mutex_);
+  completed_.splice(mine);
   operation* op = completed_.pop();
+  queued_.store(completed_.size(), std::memory_order_relaxed);
   // Spread the rest over the sleeping threads (guarantee 8).
   if (op != nullptr && !completed_.empty()) wake_one_locked();
   return op;
@@ -491,7 +538,11 @@ std::size_t uring_port::run(run_mode mode, std::chrono::milliseconds timeout) {
       bounded
           ? steady_now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count()
           : 0;
-  run_scope scope(this);
+  // A nested run() on this port: what the outer one kept goes first.
+  if (tls_running == this && !tls_private->empty()) publish(*tls_private, false);
+  op_queue mine;
+  run_scope scope(this, &mine);
+  runners_.fetch_add(1, std::memory_order_relaxed);
   std::size_t n = 0;
   bool polled = false;  // a non-blocking look found nothing since the last callback
   int streak = 0;       // callbacks since the ring was last looked at
@@ -528,6 +579,10 @@ std::size_t uring_port::run(run_mode mode, std::chrono::milliseconds timeout) {
     reap_or_wait(cap, false);
     streak = 0;
   }
+  // What this thread kept and did not run (run_one, stop) is for the
+  // next run() on any thread.
+  if (!mine.empty()) publish(mine, true);
+  runners_.fetch_sub(1, std::memory_order_relaxed);
   // Submissions this thread batched must not wait for its next run().
   flush();
   return n;

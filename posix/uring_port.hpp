@@ -54,6 +54,7 @@
 #include <system_error>
 
 #include "common/backend.hpp"
+#include "common/fast_lock.hpp"
 #include "posix/posix_addr.hpp"
 
 // The kernel orders a request's submission before its completion, but
@@ -79,34 +80,8 @@ extern "C" void __tsan_release(void* addr);
 
 namespace pocore::detail {
 
-/// A mutex whose uncontended lock and unlock are one atomic instruction
-/// each, inline: the hot path takes a few locks per operation, and
-/// pthread_mutex_lock/unlock cost about 30 instructions a call where this
-/// costs a handful. Contended, it sleeps on the word (a futex on Linux) as
-/// in Drepper's "Futexes are tricky", mutex 2: 0 free, 1 held, 2 held with
-/// sleepers.
-class uring_lock {
- public:
-  void lock() noexcept {
-    int c = 0;
-    if (state_.compare_exchange_strong(c, 1, std::memory_order_acquire)) return;
-    if (c != 2) c = state_.exchange(2, std::memory_order_acquire);
-    while (c != 0) {
-      state_.wait(2, std::memory_order_relaxed);
-      c = state_.exchange(2, std::memory_order_acquire);
-    }
-  }
-  bool try_lock() noexcept {
-    int c = 0;
-    return state_.compare_exchange_strong(c, 1, std::memory_order_acquire);
-  }
-  void unlock() noexcept {
-    if (state_.exchange(0, std::memory_order_release) == 2) state_.notify_one();
-  }
-
- private:
-  std::atomic<int> state_{0};
-};
+/// The backend's locks: see common/fast_lock.hpp.
+using uring_lock = fast_lock;
 
 /// A socket as the io_uring backend sees it. Heap-allocated; freed once it
 /// is closed and no request in the ring names one of its records.
@@ -200,8 +175,12 @@ class uring_port final : public port_backend {
   void flush() noexcept;
   void submit_nop() noexcept;
   // Moves finished records to the completion queue, waking a thread when
-  // the caller is not itself a run() thread of this port.
+  // the caller is not itself a run() thread of this port. The sole run()
+  // thread keeps what it finishes in a private list instead, without the
+  // lock: see proactor.hpp, whose scheme this is.
   void complete(op_queue& done) noexcept;
+  // Appends `done` to the shared queue; `wake`: wake a thread for each.
+  void publish(op_queue& done, bool wake) noexcept;
   operation* pop_completion() noexcept;
   // One turn at the ring (as reaper) or asleep (as follower), bounded by
   // `cap` ms (-1 none, 0 poll).
@@ -231,6 +210,10 @@ class uring_port final : public port_backend {
 
   uring_lock mutex_;  // completion queue, reaper role, sleepers
   op_queue completed_;
+  // completed_.size(), written under mutex_, read without it.
+  std::atomic<std::size_t> queued_{0};
+  // Threads inside run() (a nested run() counts again).
+  std::atomic<int> runners_{0};
   bool reaping_ = false;
   sleeper* sleepers_ = nullptr;
   std::atomic<bool> stopped_{false};
