@@ -41,6 +41,14 @@ namespace {
   X(backend_unavailable, "backend not available on this machine", function_not_supported)   \
   X(unknown_backend, "unknown backend name", invalid_argument)
 
+// Values with no std::errc counterpart (name resolution); their condition
+// is their own value in pocore's category.
+#define POCORE_ERRC_OWN_TABLE(X)                                                             \
+  X(host_not_found, "host not found")                                                        \
+  X(try_again, "temporary failure in name resolution")                                       \
+  X(no_recovery, "non-recoverable failure in name resolution")                               \
+  X(service_not_found, "service not found")
+
 class category final : public std::error_category {
  public:
   const char* name() const noexcept override { return "pocore"; }
@@ -54,6 +62,11 @@ class category final : public std::error_category {
     return text;
         POCORE_ERRC_TABLE(POCORE_MESSAGE)
 #undef POCORE_MESSAGE
+#define POCORE_OWN_MESSAGE(value, text) \
+  case errc::value:                     \
+    return text;
+        POCORE_ERRC_OWN_TABLE(POCORE_OWN_MESSAGE)
+#undef POCORE_OWN_MESSAGE
     }
     return "unknown pocore error " + std::to_string(v);
   }
@@ -67,6 +80,10 @@ class category final : public std::error_category {
     return std::make_error_condition(std::errc::std_value);
         POCORE_ERRC_TABLE(POCORE_CONDITION)
 #undef POCORE_CONDITION
+#define POCORE_OWN_CONDITION(value, text) case errc::value:
+        POCORE_ERRC_OWN_TABLE(POCORE_OWN_CONDITION)
+#undef POCORE_OWN_CONDITION
+        break;
     }
     return {v, *this};
   }

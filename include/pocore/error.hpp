@@ -45,6 +45,10 @@ enum class errc : int {
   name_too_long,            ///< a Unix-domain path longer than the limit
   backend_unavailable,      ///< the requested backend cannot run here
   unknown_backend,          ///< the requested backend name is not known
+  host_not_found,           ///< name resolution: no such host (or no address for it)
+  try_again,                ///< name resolution: temporary failure; try again later
+  no_recovery,              ///< name resolution: the name service failed for good
+  service_not_found,        ///< name resolution: unknown service for this socket type
 };
 
 /// The category of `pocore::errc`; its name is "pocore".
