@@ -6,12 +6,21 @@
 // threads may run the port.
 //
 //   pocore-echo-server [--host ADDR] [--port N] [--threads N] [--backend NAME] [--udp]
+//                      [--idle-timeout-ms N]
+//
+// What one peer can make it hold is bounded: each connection has one 16 KiB
+// buffer and at most one operation in flight, so a client that sends but
+// never reads stalls its own echo (the server stops reading it while the
+// write is pending) and costs no more memory. A connection that makes no
+// progress for the idle timeout (default 60 s; 0 turns it off) is closed,
+// so idle and slowloris peers cannot hold descriptors forever.
 //
 // When ready it prints one line, `listening on ADDR:PORT`, and flushes it.
 // SIGINT/SIGTERM (Ctrl-C/Ctrl-Break on Windows) close everything; exit 0.
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -53,6 +62,13 @@ void install_quit_handler() {
 
 class server;
 
+using steady = std::chrono::steady_clock;
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now().time_since_epoch())
+      .count();
+}
+
 // One TCP connection. At most one operation is in flight at a time (read,
 // then write it all back, then read again), so the buffer is the only
 // memory a peer can make us hold, and the callbacks of one connection never
@@ -63,6 +79,9 @@ struct connection {
   pocore::socket sock;
   pocore::operation recv_op{&on_recv, this};
   pocore::operation send_op{&on_send, this};
+  // When the connection last made progress (a read or a whole write done),
+  // for the idle timeout. Written by its callbacks, read by the sweep.
+  std::atomic<std::int64_t> last_active{now_ms()};
   char buf[16 * 1024];
 
   void start_recv() { sock.async_recv(recv_op, pocore::make_buffer(buf, sizeof buf)); }
@@ -72,7 +91,8 @@ struct connection {
 
 class server {
  public:
-  explicit server(pocore::io_port& port) : port_(port), acceptor_(port), udp_(port), tick_(port) {}
+  server(pocore::io_port& port, std::chrono::milliseconds idle_timeout)
+      : port_(port), acceptor_(port), udp_(port), tick_(port), idle_timeout_(idle_timeout) {}
 
   std::error_code listen(const pocore::endpoint& ep, bool udp) {
     if (auto ec = acceptor_.open(ep.family(), pocore::socket_type::stream)) return ec;
@@ -175,7 +195,22 @@ class server {
       self->port_.stop();  // every run() returns; main() then shuts down
       return;
     }
+    self->sweep_idle();
     self->tick_.async_wait_for(op, std::chrono::milliseconds(50));
+  }
+
+  // Cancels the pending operation of each connection idle for longer than
+  // the timeout; its callback then sees operation_aborted and frees it.
+  // cancel() (unlike close()) may race with the connection's own callbacks
+  // on other threads, and a connection still in conns_ is not yet freed:
+  // finish() erases it under the same lock before deleting it. One that is
+  // inside a callback right now is caught by the next sweep.
+  void sweep_idle() {
+    if (idle_timeout_.count() <= 0) return;
+    const std::int64_t cutoff = now_ms() - idle_timeout_.count();
+    std::lock_guard lock(mutex_);
+    for (connection* c : conns_)
+      if (c->last_active.load(std::memory_order_relaxed) < cutoff) c->sock.cancel();
   }
 
   pocore::io_port& port_;
@@ -186,6 +221,7 @@ class server {
   pocore::accept_operation accept_op_{&on_accept, this};
   pocore::datagram_operation udp_op_{&on_datagram, this};
   pocore::operation tick_op_{&on_tick, this};
+  std::chrono::milliseconds idle_timeout_;
   char dgram_[64 * 1024];
   std::mutex mutex_;
   std::set<connection*> conns_;
@@ -194,26 +230,30 @@ class server {
 
 void connection::on_recv(pocore::operation& op) {
   auto* c = static_cast<connection*>(op.context);
-  if (op.error) return c->srv.finish(c);  // reset or aborted: only this one
+  if (op.error) return c->srv.finish(c);  // reset, aborted or idle: only this one
   if (op.bytes == 0) {
     // The peer half-closed and everything it sent has been echoed (we read
     // only after the previous write finished): close our side too.
     c->sock.shutdown(pocore::shutdown_how::send);
     return c->srv.finish(c);
   }
+  c->last_active.store(now_ms(), std::memory_order_relaxed);
+  // No read is pending while the echo is written: a peer that does not
+  // read holds at most this one buffer of ours.
   c->sock.async_send(c->send_op, pocore::make_buffer(c->buf, op.bytes));
 }
 
 void connection::on_send(pocore::operation& op) {
   auto* c = static_cast<connection*>(op.context);
   if (op.error) return c->srv.finish(c);
+  c->last_active.store(now_ms(), std::memory_order_relaxed);
   c->start_recv();  // the whole chunk went out: now read more
 }
 
 int usage(const char* msg) {
   std::fprintf(stderr,
                "%s\nusage: pocore-echo-server [--host ADDR] [--port N] [--threads N] "
-               "[--backend NAME] [--udp]\n",
+               "[--backend NAME] [--udp] [--idle-timeout-ms N]\n",
                msg);
   return 2;
 }
@@ -232,7 +272,7 @@ bool parse_uint(std::string_view s, unsigned long max, unsigned long& out) {
 
 int main(int argc, char** argv) {
   std::string host = "127.0.0.1", backend;
-  unsigned long port_number = 0, threads = 1;
+  unsigned long port_number = 0, threads = 1, idle_ms = 60000;
   bool udp = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
@@ -245,6 +285,8 @@ int main(int argc, char** argv) {
       if (!parse_uint(argv[++i], 65535, port_number)) return usage("bad --port");
     } else if (a == "--threads" && has_value) {
       if (!parse_uint(argv[++i], 256, threads) || threads == 0) return usage("bad --threads");
+    } else if (a == "--idle-timeout-ms" && has_value) {
+      if (!parse_uint(argv[++i], 86400000, idle_ms)) return usage("bad --idle-timeout-ms");
     } else if (a == "--backend" && has_value) {
       backend = argv[++i];
     } else {
@@ -268,7 +310,7 @@ int main(int argc, char** argv) {
   }
   install_quit_handler();
 
-  server srv(port);
+  server srv(port, std::chrono::milliseconds(idle_ms));
   if ((ec = srv.listen(ep, udp))) {
     std::fprintf(stderr, "cannot listen on %s: %s\n", text.c_str(), ec.message().c_str());
     return 1;
