@@ -46,7 +46,7 @@ ensure_packages() {
 
 # The packages each part of the build needs (Debian 12 / Ubuntu names).
 PKGS_LINUX=(cmake ninja-build g++ clang libgtest-dev googletest libboost-dev liburing-dev
-  valgrind)
+  valgrind curl wrk pkg-config doxygen)
 PKGS_WINE=(g++-mingw-w64-x86-64-posix wine64)
 
 # clang_asan_ready — true when clang++ can link an AddressSanitizer program.
@@ -145,10 +145,10 @@ tsan_runner() {
 # ---- ctest result summary ----
 
 # summarize_ctest LOG LEG — prints passed/failed/skipped per group from a
-# ctest log. Names are conformance.<case>.<backend>, example.<prog>.<backend>
-# and unit.<case>; the group is "conformance/<backend>", "example/<backend>",
-# "unit" or "other". Adds the totals to TOTAL_PASS/FAIL/SKIP and prints the
-# failed names.
+# ctest log. Names are conformance.<case>.<backend>, example.<prog>.<backend>,
+# stress.<backend>, scale.<case>.<backend> and unit.<case>; the group is
+# "<suite>/<backend>" for those four suites, "unit" or "other". Adds the
+# totals to TOTAL_PASS/FAIL/SKIP and prints the failed names.
 TOTAL_PASS=0
 TOTAL_FAIL=0
 TOTAL_SKIP=0
@@ -163,7 +163,7 @@ summarize_ctest() {
       else if (line ~ /\*\*\*Skipped|Not Run \(Disabled\)/) st = "skip"
       else st = "fail"
       n = split(name, p, ".")
-      if (p[1] == "conformance" || p[1] == "example") grp = p[1] "/" p[n]
+      if (p[1] == "conformance" || p[1] == "example" || p[1] == "stress" || p[1] == "scale") grp = p[1] "/" p[n]
       else if (p[1] == "unit") grp = "unit"
       else grp = "other"
       cnt[grp, st]++; groups[grp] = 1; tot[st]++
