@@ -119,4 +119,14 @@ inline endpoint from_sockaddr(const sockaddr* sa, socklen_t length) noexcept {
   }
 }
 
+/// True when `fd` has a peer. A connect on such a stream socket must fail with
+/// already_connected, but Linux answers the first connect() after a
+/// non-blocking connect finished with 0 (the socket stays "connecting" until
+/// connect() is called again), which Windows never does (WSAEISCONN).
+inline bool posix_has_peer(int fd) noexcept {
+  posix_sockaddr sa;
+  sa.length = sizeof(sa.storage);
+  return ::getpeername(fd, sa.get(), &sa.length) == 0;
+}
+
 }  // namespace pocore::detail

@@ -163,6 +163,8 @@ native_handle_type accept(socket_state& s, endpoint* peer, std::error_code& ec) 
 std::error_code connect(socket_state& s, const endpoint& ep) noexcept {
   posix_sockaddr sa;
   if (auto ec = to_sockaddr(ep, s.family, sa)) return ec;
+  if (s.type == socket_type::stream && posix_has_peer(s.handle))
+    return make_error_code(errc::already_connected);
   if (::connect(s.handle, sa.get(), sa.length) == 0) return {};
   int err = errno;
   // Linux keeps connecting in the background after EINTR, like after

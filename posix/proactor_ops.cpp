@@ -329,6 +329,8 @@ perform_result disconnect(proactor_socket& s, operation& op) noexcept {
 perform_result start_connect(proactor_socket& s, operation& op, const endpoint& ep) noexcept {
   posix_sockaddr sa;
   if (auto ec = to_sockaddr(ep, s.family, sa)) return finish(op, 0, ec);
+  if (s.type == socket_type::stream && posix_has_peer(s.handle))
+    return finish(op, 0, make_error_code(errc::already_connected));
   if (::connect(s.handle, sa.get(), sa.length) == 0) return finish(op, 0);  // Unix domain
   int err = errno;
   // EINTR: Linux goes on connecting in the background, as for EINPROGRESS.

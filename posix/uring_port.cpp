@@ -290,7 +290,9 @@ void uring_port::submit(socket_state& state, operation& op, const endpoint* ep) 
         pending = priv(*o).kind == op_kind::connect;
       std::error_code ec = ep == nullptr ? make_ec(errc::invalid_argument)
                            : pending     ? make_ec(errc::in_progress)
-                                         : to_sockaddr(*ep, s.family, s.connect_addr);
+                           : s.type == socket_type::stream && posix_has_peer(s.handle)
+                               ? make_ec(errc::already_connected)
+                               : to_sockaddr(*ep, s.family, s.connect_addr);
       if (ec) {
         op.error = ec;
         done.push(op);

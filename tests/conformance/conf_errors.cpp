@@ -306,3 +306,27 @@ POCORE_CASE(async_connect_on_listening_socket_fails_once) {
   EXPECT_TRUE(r.error);
   l.close();
 }
+
+POCORE_CASE(connect_on_connected_stream_is_already_connected) {
+  // Windows answers WSAEISCONN; Linux would answer the first connect() after
+  // a finished non-blocking connect with 0 unless pocore checks the peer.
+  stream_pair p = make_tcp_pair(port());
+  ASSERT_TRUE(p.client.is_open());
+  std::error_code ec;
+  const endpoint peer = p.client.remote_endpoint(ec);
+  ASSERT_FALSE(ec) << ec.message();
+  op_rec r;
+  submit([&] { p.client.async_connect(r, peer); });
+  ASSERT_TRUE(drain(port()));
+  EXPECT_EQ(r.calls, 1);
+  EXPECT_EQ(r.error, errc::already_connected) << r.error.message();
+  EXPECT_EQ(p.client.connect(peer), errc::already_connected);
+  // The connection itself is unharmed.
+  const char byte = 'x';
+  ASSERT_EQ(send_all(port(), p.client, &byte, 1, ec), 1u) << ec.message();
+  char got = 0;
+  ASSERT_EQ(recv_exact(port(), p.server, &got, 1, ec), 1u) << ec.message();
+  EXPECT_EQ(got, 'x');
+  p.client.close();
+  p.server.close();
+}
