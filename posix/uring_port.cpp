@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <new>
+#include <thread>
 
 #include "common/sys.hpp"
 
@@ -151,21 +153,36 @@ io_uring_sqe* uring_port::sqe_locked() noexcept {
 
 void uring_port::prepared_locked() noexcept {
   ++sq_pending_;
-  sq_dirty_.store(true, std::memory_order_release);
+  // seq_cst: pairs with the reaper's in_kernel_ store (see flush_locked).
+  sq_dirty_.store(true, std::memory_order_seq_cst);
   // A thread outside run() may not come back to flush: submit now.
   if (tls_running != this) flush_locked();
 }
 
 void uring_port::flush_locked() noexcept {
   if (sq_pending_ == 0) return;
-  int r;
-  do {
-    r = io_uring_submit(&ring_);
-  } while (r == -EINTR);
-  // -EBUSY/-EAGAIN (completions backed up in the kernel): the SQEs stay in
-  // the SQ and the next flush offers them again.
+  // -EBUSY/-EAGAIN (completions backed up, no memory for the request): the
+  // SQEs stay in the SQ and the next flush offers them again. But while the
+  // reaper sleeps in the kernel nobody flushes until a completion wakes it,
+  // which may never come, so then a transient refusal is retried here for a
+  // bounded time (the reaper never retries: it flushes on every turn). The
+  // seq_cst pair sq_dirty_ (stored before) / in_kernel_ (loaded here)
+  // against the reaper's in_kernel_ store / sq_dirty_ load means that
+  // either this thread sees the reaper asleep, or the reaper sees these
+  // SQEs before it sleeps.
+  constexpr int max_retries = 100;  // about 10 ms
+  for (int attempt = 0;; ++attempt) {
+    int r;
+    do {
+      r = io_uring_submit(&ring_);
+    } while (r == -EINTR);
+    if (r >= 0 || (r != -EAGAIN && r != -EBUSY) || attempt == max_retries || tls_reaper == this ||
+        !in_kernel_.load(std::memory_order_seq_cst))
+      break;
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
   sq_pending_ = io_uring_sq_ready(&ring_);
-  sq_dirty_.store(sq_pending_ != 0, std::memory_order_release);
+  sq_dirty_.store(sq_pending_ != 0, std::memory_order_seq_cst);
 }
 
 void uring_port::flush() noexcept {
@@ -503,7 +520,15 @@ void uring_port::reap_or_wait(int cap, bool force) noexcept {
     int t = timer_timeout_ms(cap);
     if (t != 0) {
       flush();
-      in_kernel_.store(true, std::memory_order_relaxed);
+      in_kernel_.store(true, std::memory_order_seq_cst);
+      // SQEs a submitter failed to submit before it could see this thread
+      // asleep (flush_locked): offer them again, and while the kernel
+      // refuses them sleep only briefly, not until a completion that may
+      // never come.
+      if (sq_dirty_.load(std::memory_order_seq_cst)) {
+        flush();
+        if (sq_dirty_.load(std::memory_order_seq_cst) && (t < 0 || t > 1)) t = 1;
+      }
       io_uring_cqe* cqe = nullptr;
       if (t < 0) {
         io_uring_wait_cqe(&ring_, &cqe);

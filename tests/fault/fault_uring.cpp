@@ -67,13 +67,12 @@ POCORE_FAULT_URING(short_sends) {
 // A transient failure of io_uring_submit while a thread sits in run():
 // the operation must still complete without anything else happening.
 //
-// Known bug (registered WILL_FAIL in CMakeLists.txt): a thread outside
-// run() that prepares a request submits it at once (prepared_locked ->
-// flush_locked); when that io_uring_submit fails (-EAGAIN, -EBUSY, -ENOMEM)
-// the SQE stays in the SQ, but the reaper is already asleep in
-// io_uring_enter waiting for completions, with no timeout when no timer is
-// pending, and nothing wakes it: the operation hangs until some other
-// completion or wake-up comes.
+// A thread outside run() that prepares a request submits it at once
+// (prepared_locked -> flush_locked). If that io_uring_submit fails
+// (-EAGAIN, -EBUSY) the SQE stays in the SQ while the reaper sleeps in
+// io_uring_enter with no timeout; before the fix nothing woke it and the
+// operation hung. flush_locked now retries a transient refusal for a
+// bounded time while the reaper is asleep.
 POCORE_FAULT_URING(submit_eagain_while_running) {
   auto p = make_tcp_pair(port());
   ASSERT_TRUE(p.server.is_open());
