@@ -46,7 +46,7 @@ ensure_packages() {
 
 # The packages each part of the build needs (Debian 12 / Ubuntu names).
 PKGS_LINUX=(cmake ninja-build g++ clang libgtest-dev googletest libboost-dev liburing-dev
-  valgrind curl wrk pkg-config doxygen)
+  valgrind curl wrk pkg-config doxygen netbase)
 PKGS_WINE=(g++-mingw-w64-x86-64-posix wine64)
 
 # clang_asan_ready — true when clang++ can link an AddressSanitizer program.
