@@ -137,8 +137,10 @@ udp_ping)
     echo "SKIP the localhost pings: /etc/hosts does not map localhost to 127.x (the name would go to DNS)"
   fi
   for host in "${hosts[@]}"; do
+    # --family 4: the server listens on 127.0.0.1, and a hosts file may
+    # list ::1 for localhost first.
     "${run[@]}" "$bin/pocore-udp-ping$ext" "$host" "$port" --count 20 --interval-ms 5 \
-      --timeout-ms 5000 >"$work/ping.log" 2>&1
+      --timeout-ms 5000 --family 4 >"$work/ping.log" 2>&1
     rc=$?
     tr -d '\r' <"$work/ping.log" >"$work/ping.txt"
     cat "$work/ping.txt"

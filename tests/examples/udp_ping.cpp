@@ -3,7 +3,7 @@
 // pocore-udp-ping: measures round trips over UDP, like ping(8).
 //
 //   pocore-udp-ping --serve [--host ADDR] [--port N]        answer every ping
-//   pocore-udp-ping HOST PORT [--count N] [--interval-ms N] [--timeout-ms N]
+//   pocore-udp-ping HOST PORT [--count N] [--interval-ms N] [--timeout-ms N] [--family 4|6]
 //
 // The client resolves HOST (a name or a numeric address) without blocking
 // the port, sends N numbered pings at the interval, matches each reply to
@@ -159,7 +159,8 @@ struct pinger {
 int usage() {
   std::fprintf(stderr,
                "usage: pocore-udp-ping --serve [--host ADDR] [--port N]\n"
-               "       pocore-udp-ping HOST PORT [--count N] [--interval-ms N] [--timeout-ms N]\n");
+               "       pocore-udp-ping HOST PORT [--count N] [--interval-ms N] [--timeout-ms N]"
+               " [--family 4|6]\n");
   return 2;
 }
 
@@ -204,10 +205,14 @@ int main(int argc, char** argv) {
 
   if (args.size() < 2 || args.size() % 2 != 0) return usage();
   pinger p(port);
+  pocore::resolve_hints hints;
+  hints.type = pocore::socket_type::datagram;
   for (std::size_t i = 2; i + 1 < args.size(); i += 2) {
     const int v = std::atoi(std::string(args[i + 1]).c_str());
     if (v <= 0) return usage();
-    if (args[i] == "--count")
+    if (args[i] == "--family" && (v == 4 || v == 6))  // like ping -4 / -6
+      hints.family = v == 4 ? pocore::address_family::ipv4 : pocore::address_family::ipv6;
+    else if (args[i] == "--count")
       p.count = v;
     else if (args[i] == "--interval-ms")
       p.interval = std::chrono::milliseconds(v);
@@ -219,8 +224,6 @@ int main(int argc, char** argv) {
 
   // Resolve on the port, then start pinging the first address found.
   pocore::resolver names(port);
-  pocore::resolve_hints hints;
-  hints.type = pocore::socket_type::datagram;
   names.async_resolve(
       args[0], args[1], hints, [&](std::error_code rc, std::vector<pocore::endpoint> eps) {
         if (rc)
