@@ -15,8 +15,8 @@ namespace pocore {
 
 /// A writable region of memory the caller owns.
 struct buffer {
-  void* data = nullptr;   ///< start of the region
-  std::size_t size = 0;   ///< its length in bytes
+  void* data = nullptr;  ///< start of the region
+  std::size_t size = 0;  ///< its length in bytes
 };
 
 /// A read-only region of memory the caller owns.

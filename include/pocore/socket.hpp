@@ -166,8 +166,7 @@ class socket {
   // ---- overlapped calls with any callable (allocates, recycles) ----
   /// `f(std::error_code, socket)`.
   template <class F>
-    requires(!std::is_base_of_v<operation, std::remove_cvref_t<F>>)
-  void async_accept(F&& f);
+  requires(!std::is_base_of_v<operation, std::remove_cvref_t<F>>) void async_accept(F&& f);
   /// `f(std::error_code)`.
   template <class F>
   void async_connect(const endpoint& ep, F&& f);
