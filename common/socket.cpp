@@ -97,6 +97,7 @@ std::error_code socket::bind(const endpoint& ep) noexcept {
 
 std::error_code socket::listen(int backlog) noexcept {
   POCORE_REQUIRE_OPEN_EC();
+  if (backlog < 0) return make_error_code(errc::invalid_argument);
   return detail::sys::listen(*state_, backlog);
 }
 

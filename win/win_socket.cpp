@@ -245,7 +245,6 @@ std::error_code listen(socket_state& s, int backlog) noexcept {
     if (::bind(sock(s), reinterpret_cast<const sockaddr*>(&sa), len) != 0)
       return win::map_bind_error(static_cast<unsigned long>(WSAGetLastError()));
   }
-  if (backlog < 0) backlog = 0;
   if (::listen(sock(s), backlog) != 0)
     return win::map_bind_error(static_cast<unsigned long>(WSAGetLastError()));
   return {};

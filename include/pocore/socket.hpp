@@ -93,8 +93,14 @@ class socket {
   /// `permission_denied`, `invalid_argument` (family mismatch, already
   /// bound), `bad_descriptor` (not open).
   std::error_code bind(const endpoint& ep) noexcept;
-  /// Starts listening. On Windows listeners get SO_EXCLUSIVEADDRUSE.
-  std::error_code listen(int backlog = 128) noexcept;
+  /// The largest accept queue the system allows: the default backlog, as in
+  /// Boost.Asio. Linux and the BSDs clamp it to `somaxconn` (4096 on Linux
+  /// 5.4 and later), Windows reads it as SOMAXCONN (a provider maximum).
+  static constexpr int max_backlog = 0x7fffffff;
+  /// Starts listening with an accept queue of up to `backlog` connections.
+  /// On Windows listeners get SO_EXCLUSIVEADDRUSE. Errors:
+  /// `invalid_argument` (negative backlog), `bad_descriptor` (not open).
+  std::error_code listen(int backlog = max_backlog) noexcept;
   /// Accepts a connection; `peer`, if given, receives its endpoint.
   socket accept(std::error_code& ec, endpoint* peer = nullptr) noexcept;
   /// Connects, blocking unless in non-blocking mode (then `would_block`

@@ -218,3 +218,24 @@ POCORE_CASE(descriptors_are_not_inherited) {
   p.client.close();
   p.server.close();
 }
+
+// A negative backlog is refused with a clear error on every platform (Linux
+// would silently read it as somaxconn, Winsock as 0); the socket stays usable
+// and the default backlog is the system maximum.
+POCORE_CASE(listen_negative_backlog_is_invalid_argument) {
+  pocore::socket l(port());
+  ASSERT_FALSE(l.open(address_family::ipv4, socket_type::stream));
+  ASSERT_FALSE(l.bind(endpoint::loopback_v4()));
+  EXPECT_EQ(l.listen(-1), errc::invalid_argument);
+  EXPECT_EQ(l.listen(-2147483647 - 1), errc::invalid_argument);
+  ASSERT_FALSE(l.listen());
+  std::error_code ec;
+  const endpoint at = l.local_endpoint(ec);
+  ASSERT_FALSE(ec);
+  pocore::socket c(port());
+  ASSERT_FALSE(c.open(address_family::ipv4, socket_type::stream));
+  ASSERT_FALSE(c.connect(at));
+  pocore::socket s = l.accept(ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_TRUE(s.is_open());
+}

@@ -11,8 +11,9 @@
 //               server's RSS must stay under a bound
 //   slowloris   idle and trickling connections are closed after the idle
 //               timeout, not before it; an active one survives
-//   flood       many connects at once (far more than the listen backlog),
-//               each echoed; then connect-and-close storms
+//   flood       2000 connects at once (the server listens with the default,
+//               the system's largest backlog), each echoed; then storms of
+//               connects closed or reset before the server accepts them
 //
 // Every case then checks that the canary was served throughout, that the
 // server's descriptor count returns to its baseline once the clients are
@@ -618,12 +619,23 @@ bool case_slowloris(const sockaddr_in& a) {
   return true;
 }
 
-// Many connects at once, far beyond the backlog of 128, each then echoed.
+// Many connects at once, each then echoed. The server listens with pocore's
+// default backlog, the system maximum (net.core.somaxconn), as a real server
+// does; the flood stays within it. (Beyond it Linux drops the handshake's
+// last ACK and the client's data retransmits back off exponentially: under
+// ThreadSanitizer 84 of 2000 connections were still waiting after 40 s, so
+// an overflow says nothing about the server and is not asserted on.)
 bool case_flood(const sockaddr_in& a) {
   rlimit rl{};
   getrlimit(RLIMIT_NOFILE, &rl);
-  const int n = static_cast<int>(std::min<rlim_t>(2000, (rl.rlim_cur - 200) / 2));
-  CHECK(n >= 200);
+  long somaxconn = 4096;
+  if (FILE* f = std::fopen("/proc/sys/net/core/somaxconn", "r")) {
+    if (std::fscanf(f, "%ld", &somaxconn) != 1) somaxconn = 128;
+    std::fclose(f);
+  }
+  const int n = static_cast<int>(
+      std::min<long>({2000, somaxconn, static_cast<long>((rl.rlim_cur - 200) / 2)}));
+  CHECK(n >= 128);
   std::vector<int> fds;
   auto t0 = steady::now();
   for (int i = 0; i < n; ++i) {
@@ -633,11 +645,7 @@ bool case_flood(const sockaddr_in& a) {
     CHECK(r == 0 || errno == EINPROGRESS);
     fds.push_back(fd);
   }
-  // Every connection completes (SYNs dropped at a full backlog are retried
-  // by the kernel) and is echoed. Linux retries a SYN 1, 3, 7, 15 and 31 s
-  // after the first; a slow server (ThreadSanitizer: 1897 of 2000 done at
-  // 15 s) can see some SYNs dropped four times, so the wait covers the
-  // fifth retry.
+  // Every connection is in the accept queue at once; each is echoed.
   std::vector<int> state(fds.size(), 0);  // 0 connecting, 1 sent, 2 done
   int done = 0;
   auto until = steady::now() + 40s;
