@@ -66,7 +66,7 @@ class resolver_service {
     op.bytes = 0;
     op.results.clear();
     auto& p = priv(op);
-    p.kind = op_kind::post;  // completes like a posted record
+    p.kind = op_kind::resolve;  // completes like a posted record
     p.owner = this;
     backend_.work_started();
     if (op.host.empty() && op.service.empty()) {

@@ -30,23 +30,26 @@ enum class op_kind : std::uint8_t {
   recv_from,
   send_to,
   disconnect,
+  resolve,   ///< name resolution (completes like a posted record)
+  read_at,   ///< file read at an offset
+  write_at,  ///< file write at an offset
 };
 
 /// The part of a record that belongs to pocore while the operation is in
 /// flight. Fixed size and alignment on every platform; each backend
 /// `static_assert`s that its own state fits in `native`.
 struct op_private {
-  operation* next = nullptr;        ///< intrusive queue link
-  void* owner = nullptr;            ///< socket_state or timer it runs on
-  const void* bufs = nullptr;       ///< buffer/const_buffer array
-  std::size_t nbufs = 0;            ///< entries in `bufs`
-  buffer single{};                  ///< storage for a one-buffer submit
-  std::size_t progress = 0;         ///< bytes moved so far
-  std::int64_t deadline = 0;        ///< timer deadline (steady ns)
-  std::uint32_t index = 0;          ///< timer heap slot
-  op_kind kind = op_kind::none;     ///< what was submitted
-  std::uint8_t state = 0;           ///< backend bookkeeping
-  std::uint16_t flags = 0;          ///< backend bookkeeping
+  operation* next = nullptr;                 ///< intrusive queue link
+  void* owner = nullptr;                     ///< socket_state or timer it runs on
+  const void* bufs = nullptr;                ///< buffer/const_buffer array
+  std::size_t nbufs = 0;                     ///< entries in `bufs`
+  buffer single{};                           ///< storage for a one-buffer submit
+  std::size_t progress = 0;                  ///< bytes moved so far
+  std::int64_t deadline = 0;                 ///< timer deadline (steady ns)
+  std::uint32_t index = 0;                   ///< timer heap slot
+  op_kind kind = op_kind::none;              ///< what was submitted
+  std::uint8_t state = 0;                    ///< backend bookkeeping
+  std::uint16_t flags = 0;                   ///< backend bookkeeping
   alignas(8) unsigned char native[48] = {};  ///< OVERLAPPED on Windows
 };
 }  // namespace detail
@@ -66,8 +69,7 @@ struct operation {
 
   operation() noexcept = default;
   /// A record that calls `cb` on completion, with `ctx` for the caller.
-  explicit operation(callback cb, void* ctx = nullptr) noexcept
-      : on_complete(cb), context(ctx) {}
+  explicit operation(callback cb, void* ctx = nullptr) noexcept : on_complete(cb), context(ctx) {}
   operation(const operation&) = delete;
   operation& operator=(const operation&) = delete;
 
