@@ -26,44 +26,15 @@
 #include <memory>
 #include <vector>
 
-#include "pocore_test.hpp"
-#include "posix/fault_inject.hpp"
+#include "fault_fixture.hpp"
 
 namespace pocore_fault_test {
-
-namespace pf = pocore::fault;
-using namespace pocore_test;
-using pocore::errc;
-
-class fault : public conformance {
- protected:
-  void SetUp() override {
-    pf::disarm_all();
-    conformance::SetUp();
-    pf::reset_counts();
-  }
-  void TearDown() override {
-    pf::disarm_all();
-    std::printf("fault: %llu faults injected\n",
-                static_cast<unsigned long long>(pf::injected_total()));
-    conformance::TearDown();
-  }
-};
 
 #define POCORE_FAULT_REACTOR(name) TEST_F(fault, name)
 #define POCORE_FAULT_URING(name) TEST_F(fault, name)
 #define POCORE_FAULT_ANY(name) TEST_F(fault, name)
 
 inline int fd_of(const pocore::socket& s) { return static_cast<int>(s.native_handle()); }
-
-inline pf::rule on_fd(int fd, int error, std::uint64_t nth = 1, std::uint64_t times = 1) {
-  pf::rule r;
-  r.fd = fd;
-  r.error = error;
-  r.nth = nth;
-  r.times = times;
-  return r;
-}
 
 /// Reads a stream into `got` until it holds `want` bytes, the stream ends
 /// or an error comes, resubmitting from its own callback.

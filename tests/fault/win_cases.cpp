@@ -11,46 +11,21 @@
 #include <cstdio>
 #include <vector>
 
-#include "pocore_test.hpp"
-#include "posix/fault_inject.hpp"
+#include "fault_fixture.hpp"
 
 namespace {
 
-namespace pf = pocore::fault;
-using namespace pocore_test;
-using pocore::errc;
-
-class fault : public conformance {
- protected:
-  void SetUp() override {
-    pf::disarm_all();
-    conformance::SetUp();
-    pf::reset_counts();
-  }
-  void TearDown() override {
-    pf::disarm_all();
-    std::printf("fault: %llu faults injected\n",
-                static_cast<unsigned long long>(pf::injected_total()));
-    conformance::TearDown();
-  }
-};
+using namespace pocore_fault_test;
 
 #define POCORE_FAULT_IOCP(name) TEST_F(fault, name)
 
 std::intptr_t id(const pocore::socket& s) { return static_cast<std::intptr_t>(s.native_handle()); }
 
-pf::rule on(std::intptr_t fd, int error) {
-  pf::rule r;
-  r.fd = fd;
-  r.error = error;
-  return r;
-}
-
 POCORE_FAULT_IOCP(wsa_recv_fails) {
   auto p = make_tcp_pair(port());
   ASSERT_TRUE(p.server.is_open());
   pf::scoped_plan plan;
-  ASSERT_TRUE(pf::arm(pf::call::wsa_recv, on(id(p.server), WSAECONNRESET)));
+  ASSERT_TRUE(pf::arm(pf::call::wsa_recv, on_fd(id(p.server), WSAECONNRESET)));
   std::vector<std::uint8_t> buf(100);
   op_rec r1;
   submit([&] { p.server.async_recv(r1, pocore::buffer{buf.data(), buf.size()}); });
@@ -73,7 +48,7 @@ POCORE_FAULT_IOCP(wsa_send_fails) {
   auto p = make_tcp_pair(port());
   ASSERT_TRUE(p.client.is_open());
   pf::scoped_plan plan;
-  ASSERT_TRUE(pf::arm(pf::call::wsa_send, on(id(p.client), WSAENOBUFS)));
+  ASSERT_TRUE(pf::arm(pf::call::wsa_send, on_fd(id(p.client), WSAENOBUFS)));
   std::vector<std::uint8_t> data(3000);
   fill_pattern(data, 0, 21);
   op_rec s1;
@@ -99,7 +74,7 @@ POCORE_FAULT_IOCP(wsa_socket_fails) {
     errc want;
   } cases[] = {{WSAEMFILE, errc::too_many_files}, {WSAENOBUFS, errc::no_buffer_space}};
   for (const auto& c : cases) {
-    ASSERT_TRUE(pf::arm(pf::call::wsa_socket, on(-1, c.err)));
+    ASSERT_TRUE(pf::arm(pf::call::wsa_socket, on_fd(-1, c.err)));
     pocore::socket s(port());
     const std::error_code ec = s.open(pocore::address_family::ipv4, pocore::socket_type::stream);
     EXPECT_EQ(ec, c.want) << "error " << c.err << ": " << ec.message();
@@ -120,7 +95,7 @@ POCORE_FAULT_IOCP(closesocket_fails) {
   pf::scoped_plan plan;
   // The handle is gone whatever closesocket reports; pocore must not try
   // again (the value may already name a new socket).
-  pf::rule r = on(h, WSAEINTR);
+  pf::rule r = on_fd(h, WSAEINTR);
   r.real_first = true;
   ASSERT_TRUE(pf::arm(pf::call::closesocket, r));
   std::vector<std::uint8_t> buf(100);
