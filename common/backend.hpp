@@ -39,6 +39,64 @@ struct socket_state {
   std::atomic<bool> send_shut{false};
 };
 
+class port_core;
+
+/// What a backend keeps per open file (pocore::file). Backends derive
+/// from it. `handle` is the descriptor (POSIX) or the HANDLE (Windows,
+/// stored as an integer).
+struct file_state {
+  std::intptr_t handle = -1;
+  bool readable = false;  ///< opened for reading
+  bool writable = false;  ///< opened for writing
+};
+
+/// The file half of a backend: overlapped reads and writes at an offset.
+/// The default (every POSIX backend that has no native file I/O) is a
+/// small thread pool, posix/file_pool.cpp.
+class file_service {
+ public:
+  virtual ~file_service() = default;
+  /// Takes ownership of an open file; on failure closes it and returns null.
+  virtual file_state* attach(std::intptr_t h, bool readable, bool writable,
+                             std::error_code& ec) noexcept = 0;
+  /// Starts a read_at/write_at. The front end has counted the work, checked
+  /// the arguments and set priv.kind/bufs/nbufs/owner/deadline (the offset).
+  /// Every outcome completes through the port's enqueue().
+  virtual void submit(file_state& f, operation& op) noexcept = 0;
+  /// Cancels `op` if still pending on `f`, or all of `f`'s if null.
+  virtual void cancel(file_state& f, operation* op) noexcept = 0;
+  /// Aborts what is pending, closes the handle (once no thread or request
+  /// uses it any more) and releases the state.
+  virtual void close(file_state& f) noexcept = 0;
+};
+
+/// The part of a file operation's buffers not yet moved (`priv.progress`
+/// bytes are done): the rest of the first unfinished buffer, and the file
+/// offset where it goes. Empty (size 0) when every buffer is done.
+buffer file_window(operation& op, std::uint64_t& offset) noexcept;
+
+/// The blocking file calls, defined once per platform (posix/file_pool.cpp,
+/// win/iocp_file.cpp). Portable errors; `h` is a file_state::handle.
+namespace fsys {
+/// Opens `path` (UTF-8, NUL-terminated) with pocore::file_mode bits `mode`,
+/// close-on-exec / not inheritable (overlapped on Windows). -1 on failure.
+std::intptr_t open(const char* path, unsigned mode, std::error_code& ec) noexcept;
+void close(std::intptr_t h) noexcept;
+/// One read at `offset`; 0 at the end of the file.
+std::size_t read_at(std::intptr_t h, std::uint64_t offset, void* data, std::size_t n,
+                    std::error_code& ec) noexcept;
+/// One write at `offset`; may be short.
+std::size_t write_at(std::intptr_t h, std::uint64_t offset, const void* data, std::size_t n,
+                     std::error_code& ec) noexcept;
+std::uint64_t size(std::intptr_t h, std::error_code& ec) noexcept;
+std::error_code resize(std::intptr_t h, std::uint64_t n) noexcept;
+}  // namespace fsys
+
+/// Makes the platform's default file service for `port` (POSIX: the
+/// thread pool; Windows: none, since IOCP provides its own). Defined once
+/// per platform.
+std::unique_ptr<file_service> make_default_file_service(port_core& port, std::error_code& ec);
+
 /// How a run call behaves.
 enum class run_mode : std::uint8_t {
   run,       ///< until stopped or out of work
@@ -182,6 +240,21 @@ class port_backend : public port_core {
   virtual void submit(socket_state& s, operation& op, const endpoint* ep) noexcept = 0;
   /// Cancels `op` if pending on `s`, or all of `s`'s operations if null.
   virtual void cancel(socket_state& s, operation* op) noexcept = 0;
+
+  /// The port's file service, made on first use (a port that never opens
+  /// a file starts no thread). Null with `ec` set if it cannot be made.
+  /// Backends with native file I/O (io_uring, IOCP) override it.
+  virtual file_service* files(std::error_code& ec) noexcept;
+
+ protected:
+  /// Destroys the default file service, joining its threads. A backend
+  /// whose file service calls enqueue() from its own threads calls this
+  /// first thing in its destructor, while enqueue() still works.
+  void shutdown_files() noexcept;
+
+ private:
+  std::mutex files_mutex_;
+  std::unique_ptr<file_service> files_;
 };
 
 /// Compile-time check that a backend implements the whole interface.

@@ -38,7 +38,11 @@ namespace {
   X(permission_denied, "permission denied", permission_denied)                                  \
   X(name_too_long, "name too long", filename_too_long)                                          \
   X(backend_unavailable, "backend not available on this machine", function_not_supported)       \
-  X(unknown_backend, "unknown backend name", invalid_argument)
+  X(unknown_backend, "unknown backend name", invalid_argument)                                  \
+  X(no_such_file, "no such file or directory", no_such_file_or_directory)                       \
+  X(file_exists, "file exists", file_exists)                                                    \
+  X(is_a_directory, "is a directory", is_a_directory)                                           \
+  X(no_space, "no space left on device", no_space_on_device)
 
 // Values with no std::errc counterpart (name resolution); their condition
 // is their own value in pocore's category.

@@ -7,6 +7,7 @@
 #include <cstddef>
 
 #include "common/op_access.hpp"
+#include "pocore/error.hpp"
 
 namespace pocore::detail {
 
@@ -80,6 +81,45 @@ class op_queue {
   operation* head_ = nullptr;
   operation* tail_ = nullptr;
   std::size_t size_ = 0;
+};
+
+/// Completes `op` as cancelled, with the bytes it had already moved (a
+/// send cut short says how much went out).
+inline void abort_op(operation& op) noexcept {
+  op.error = make_error_code(errc::operation_aborted);
+  op.bytes = op_access::priv(op).progress;
+}
+
+/// Aborts every operation of `q` into `done`, in order.
+inline void abort_all(op_queue& q, op_queue& done) noexcept {
+  while (operation* op = q.pop()) {
+    abort_op(*op);
+    done.push(*op);
+  }
+}
+
+/// The run() a thread is inside (innermost, if nested), shared by the
+/// POSIX backends: the port (compared with `this`, never dereferenced) and
+/// that run()'s private completion list. A completion finished on such a
+/// thread needs no wake-up, because the thread returns to the queue
+/// before it waits again; with one thread running the port it goes to the
+/// private list without the queue's lock.
+struct run_context {
+  const void* port = nullptr;
+  op_queue* list = nullptr;
+};
+inline constinit thread_local run_context tls_run{};
+
+/// Enters a run() of `port` with private list `list` for its lifetime.
+class run_scope {
+ public:
+  run_scope(const void* port, op_queue* list) noexcept : prev_(tls_run) { tls_run = {port, list}; }
+  ~run_scope() { tls_run = prev_; }
+  run_scope(const run_scope&) = delete;
+  run_scope& operator=(const run_scope&) = delete;
+
+ private:
+  run_context prev_;
 };
 
 }  // namespace pocore::detail

@@ -13,10 +13,20 @@ namespace {
 using detail::op_kind;
 using detail::priv;
 
+// Completes a record submitted on a socket that is not open with
+// `bad_descriptor`, through the port (never inline); with no port at all
+// the process aborts, because no thread could ever run the callback. Kept
+// out of begin() so its fast path saves no registers for it.
+void not_open(io_port* port, operation& op) noexcept {
+  if (port == nullptr) detail::no_port_for_handler();
+  detail::port_backend& b = port->backend();
+  b.work_started();
+  op.error = make_error_code(errc::bad_descriptor);
+  b.enqueue(op);
+}
+
 // Prepares a record for submission. Returns false when the socket cannot
-// take it; the record has then been completed with `error` through the
-// port (never inline), or, with no port at all, the process aborts
-// because no thread could ever run the callback.
+// take it; the record has then been completed by not_open().
 bool begin(io_port* port, detail::socket_state* s, operation& op, op_kind kind, const void* bufs,
            std::size_t nbufs) noexcept {
   auto& p = priv(op);
@@ -29,14 +39,11 @@ bool begin(io_port* port, detail::socket_state* s, operation& op, op_kind kind, 
   p.flags = 0;
   detail::clear_error(op.error);
   op.bytes = 0;
-  if (port == nullptr) detail::no_port_for_handler();
-  detail::port_backend& b = port->backend();
-  b.work_started();
-  if (s == nullptr) {
-    op.error = make_error_code(errc::bad_descriptor);
-    b.enqueue(op);
+  if (port == nullptr || s == nullptr) [[unlikely]] {
+    not_open(port, op);
     return false;
   }
+  port->backend().work_started();
   return true;
 }
 

@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "common/backend.hpp"
+#include "common/deterministic_port.hpp"
 #if defined(POCORE_HAVE_EPOLL)
 #include "posix/epoll_reactor.hpp"
 #endif
@@ -51,7 +52,16 @@ constexpr std::size_t compiled_count = std::size(compiled) - 1;
 // backend_unavailable rather than unknown_backend.
 constexpr std::array<std::string_view, 4> known = {"epoll", "io_uring", "kqueue", "iocp"};
 
+// The real backend the test backend "deterministic" wraps by default.
+#if defined(POCORE_HAVE_EPOLL)
+constexpr std::string_view deterministic_inner = "epoll";
+#else
+constexpr std::string_view deterministic_inner = "kqueue";
+#endif
+
 std::unique_ptr<port_backend> make_named(std::string_view name, std::error_code& ec) {
+  if (is_deterministic_name(name))
+    return make_deterministic(name, deterministic_inner, &make_named, ec);
 #if defined(POCORE_HAVE_IO_URING)
   if (name == "io_uring") return uring_port::create(ec);
 #endif

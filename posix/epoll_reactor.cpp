@@ -70,6 +70,7 @@ std::unique_ptr<port_backend> epoll_port::create(std::error_code& ec) noexcept {
 }
 
 epoll_port::~epoll_port() {
+  shutdown_files();  // joins the file pool while enqueue() still works
   ::close(event_fd_);
   ::close(epoll_fd_);
 }

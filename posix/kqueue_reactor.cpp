@@ -137,7 +137,10 @@ std::unique_ptr<port_backend> kqueue_port::create(std::error_code& ec) noexcept 
   return port;
 }
 
-kqueue_port::~kqueue_port() { close_kqueue(kq_); }
+kqueue_port::~kqueue_port() {
+  shutdown_files();  // joins the file pool while enqueue() still works
+  close_kqueue(kq_);
+}
 
 std::error_code kqueue_port::source_add(proactor_socket& s) noexcept {
   const auto fd = static_cast<std::uintptr_t>(s.handle);

@@ -83,6 +83,17 @@ std::error_code posix_error(int err) noexcept {
       return make_error_code(errc::permission_denied);
     case ENAMETOOLONG:
       return make_error_code(errc::name_too_long);
+    // Files (pocore::file).
+    case ENOENT:
+    case ENOTDIR:
+      return make_error_code(errc::no_such_file);
+    case EEXIST:
+      return make_error_code(errc::file_exists);
+    case EISDIR:
+      return make_error_code(errc::is_a_directory);
+    case ENOSPC:
+    case EFBIG:
+      return make_error_code(errc::no_space);
     default:
       return {err, std::system_category()};
   }

@@ -13,43 +13,6 @@
 namespace pocore::detail {
 namespace {
 
-// The port whose run() this thread is inside (innermost, if nested). An
-// operation finished on such a thread needs no wake-up: the thread itself
-// goes back to the completion queue before it waits again, which keeps
-// the hot path (callback -> submit -> finished at once) free of eventfd
-// writes.
-thread_local const proactor* tls_running = nullptr;
-// That run()'s private completion list (see proactor.hpp).
-thread_local op_queue* tls_private = nullptr;
-
-struct run_scope {
-  const proactor* prev;
-  op_queue* prev_private;
-  run_scope(const proactor* p, op_queue* q) noexcept
-      : prev(tls_running), prev_private(tls_private) {
-    tls_running = p;
-    tls_private = q;
-  }
-  ~run_scope() {
-    tls_running = prev;
-    tls_private = prev_private;
-  }
-  run_scope(const run_scope&) = delete;
-  run_scope& operator=(const run_scope&) = delete;
-};
-
-void abort_op(operation& op) noexcept {
-  op.error = make_error_code(errc::operation_aborted);
-  op.bytes = priv(op).progress;  // a send cut short says how much went out
-}
-
-void abort_all(op_queue& q, op_queue& done) noexcept {
-  while (operation* op = q.pop()) {
-    abort_op(*op);
-    done.push(*op);
-  }
-}
-
 // Callbacks run back to back before the run loop looks at the readiness
 // source and the timers again, so a stream of posts cannot starve them.
 constexpr int max_callbacks_between_polls = 64;
@@ -72,13 +35,6 @@ proactor::~proactor() {
 }
 
 // ---- the socket pool ----
-
-proactor_socket* proactor::lookup(std::uint32_t index) const noexcept {
-  std::uint32_t c = index >> chunk_bits;
-  if (c >= max_chunks) return nullptr;
-  chunk* ch = chunks_[c].load(std::memory_order_acquire);
-  return ch == nullptr ? nullptr : &ch->sockets[index & (chunk_size - 1)];
-}
 
 proactor_socket* proactor::allocate_socket() noexcept {
   std::lock_guard lock(pool_mutex_);
@@ -177,64 +133,6 @@ bool proactor::park(proactor_socket& s, op_queue& q, operation& op, op_queue& do
   return true;
 }
 
-void proactor::submit(socket_state& state, operation& op, const endpoint* ep) noexcept {
-  auto& s = static_cast<proactor_socket&>(state);
-  op_queue done;
-  if (priv(op).kind == op_kind::send_to) {
-    if (auto ec = prepare_send_to(s, op)) {
-      op.error = ec;
-      enqueue(op);
-      return;
-    }
-  }
-  std::lock_guard lock(s.mutex);
-  op_queue* q = nullptr;
-  bool* ready = nullptr;
-  switch (priv(op).kind) {
-    case op_kind::recv:
-    case op_kind::recv_from:
-    case op_kind::accept:
-      q = &s.read_q;
-      ready = &s.read_ready;
-      break;
-    case op_kind::send:
-    case op_kind::send_to:
-    case op_kind::disconnect:
-    case op_kind::connect:
-      q = &s.write_q;
-      ready = &s.write_ready;
-      break;
-    default:
-      break;
-  }
-  if (s.closed || q == nullptr) {
-    op.error = make_error_code(s.closed ? errc::bad_descriptor : errc::invalid_argument);
-    done.push(op);
-  } else if (priv(op).kind == op_kind::connect) {
-    // connect() is made now whatever the queue holds: the destination is
-    // only valid during this call. What remains waits for writability.
-    if (ep == nullptr) {
-      op.error = make_error_code(errc::invalid_argument);
-      done.push(op);
-    } else if (start_connect(s, op, *ep) == perform_result::done) {
-      done.push(op);
-    } else {
-      s.write_ready = false;
-      q->push(op);
-      park(s, *q, op, done);
-    }
-  } else {
-    // Only the front of a queue is ever tried, which keeps sends in
-    // submission order on the wire and recvs in submission order on the
-    // data (guarantee 4).
-    bool was_empty = q->empty();
-    q->push(op);
-    if (was_empty) run_queue(s, *q, *ready, done);
-    if (!q->empty() && !s.registered) park(s, *q, op, done);
-  }
-  complete(done);
-}
-
 void proactor::cancel(socket_state& state, operation* op) noexcept {
   auto& s = static_cast<proactor_socket&>(state);
   std::lock_guard lock(s.mutex);
@@ -258,30 +156,6 @@ void proactor::cancel(socket_state& state, operation* op) noexcept {
   complete(done);
 }
 
-// ---- readiness ----
-
-void proactor::on_ready(std::uint64_t token, bool readable, bool writable, bool sticky) noexcept {
-  proactor_socket* s = lookup(static_cast<std::uint32_t>(token));
-  if (s == nullptr) return;
-  std::lock_guard lock(s->mutex);
-  // Generation first: for a stale event it is the only field read (see
-  // attach()).
-  if (s->generation != static_cast<std::uint32_t>(token >> 32) || s->closed) return;
-  if (sticky) s->sticky_read = true;
-  op_queue done;
-  // Writes first: a failed connect must read its error (SO_ERROR) before
-  // a recv queued behind it could consume the same pending error.
-  if (writable) {
-    s->write_ready = true;
-    if (!s->write_q.empty()) run_queue(*s, s->write_q, s->write_ready, done);
-  }
-  if (readable) {
-    s->read_ready = true;
-    if (!s->read_q.empty()) run_queue(*s, s->read_q, s->read_ready, done);
-  }
-  complete(done);
-}
-
 // ---- the completion queue ----
 
 void proactor::signal_waiters() noexcept {
@@ -300,19 +174,15 @@ void proactor::publish(op_queue& q) noexcept {
   queued_.store(completed_.size(), std::memory_order_relaxed);
 }
 
-void proactor::complete(op_queue& done) noexcept {
-  if (done.empty()) return;
-  // The sole run() thread keeps what it finished (see proactor.hpp).
-  if (tls_running == this && runners_.load(std::memory_order_relaxed) == 1) {
-    tls_private->splice(done);
-    return;
-  }
-  complete_shared(done);
-}
-
 void proactor::complete_shared(op_queue& done) noexcept {
   publish(done);
-  if (tls_running != this) signal_waiters();
+  if (tls_run.port != this) signal_waiters();
+}
+
+void proactor::complete_shared_one(operation& op) noexcept {
+  op_queue one;
+  one.push(op);
+  complete_shared(one);
 }
 
 void proactor::enqueue(operation& op) noexcept {
@@ -322,7 +192,7 @@ void proactor::enqueue(operation& op) noexcept {
 }
 
 operation* proactor::pop_completion() noexcept {
-  op_queue& mine = *tls_private;
+  op_queue& mine = *tls_run.list;
   // Nothing published by others: the private list first, lock-free. The
   // acquire pairs with publish() of a completion whose socket lock this
   // thread has not taken since (order within a socket needs none).
@@ -378,7 +248,7 @@ std::size_t proactor::run(run_mode mode, std::chrono::milliseconds timeout) {
           ? steady_now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count()
           : 0;
   // A nested run() on this port: what the outer one kept goes first.
-  if (tls_running == this && !tls_private->empty()) publish(*tls_private);
+  if (tls_run.port == this && !tls_run.list->empty()) publish(*tls_run.list);
   op_queue mine;
   run_scope scope(this, &mine);
   runners_.fetch_add(1, std::memory_order_relaxed);
@@ -393,7 +263,14 @@ std::size_t proactor::run(run_mode mode, std::chrono::milliseconds timeout) {
       gather_timers();
       streak = 0;
     }
-    if (operation* op = pop_completion()) {
+    // The sole run() thread's own list first, as pop_completion() would
+    // take it, without the call.
+    operation* op = nullptr;
+    if (queued_.load(std::memory_order_acquire) == 0 &&
+        runners_.load(std::memory_order_relaxed) == 1)
+      op = mine.pop();
+    if (op == nullptr) op = pop_completion();
+    if (op != nullptr) {
       invoke(*op);
       ++n;
       ++streak;

@@ -37,6 +37,15 @@
 // source. A thread that consumed a signal passes it on when it leaves
 // run(), so a stop or "no more work" reaches every waiting thread.
 //
+// The hot path (proactor_ops.cpp): a stream recv or send of one buffer
+// skips the general machinery. Under the socket's lock, into an empty
+// queue on a socket whose readiness hint says an attempt may succeed, it
+// makes the system call at once and, when that finishes the operation,
+// hands it to complete_one() (the private list on the sole run() thread);
+// on_ready() runs the front of a queue the same way, finishing into the
+// private list directly. run() takes from that list inline. The order and
+// the never-inline rule are those of the general path.
+//
 // Other decisions:
 // - Disconnect waits in the write queue behind every pending send, then
 //   calls shutdown(SHUT_RDWR): the peer sees end of stream after the last
@@ -159,25 +168,59 @@ class proactor : public port_backend {
  private:
   // Runs `q` until its front would block; finished ops move to `done`.
   void run_queue(proactor_socket& s, op_queue& q, bool& ready, op_queue& done) noexcept;
+  // run_queue()'s body, inlined into the hot paths (proactor_ops.cpp).
+  void run_queue_inline(proactor_socket& s, op_queue& q, bool& ready, op_queue& done) noexcept;
   // Queues `op` behind its direction's queue; registers the socket if it
   // is not yet. Returns false (op untouched) if registration failed.
   bool park(proactor_socket& s, op_queue& q, operation& op, op_queue& done) noexcept;
   // Moves finished ops to the completion queue. Called with the socket's
   // lock still held, so one socket's completions keep their order even
-  // when several threads produce them.
-  void complete(op_queue& done) noexcept;
+  // when several threads produce them. The sole run() thread keeps what
+  // it finished (see the file comment).
+  void complete(op_queue& done) noexcept {
+    if (done.empty()) return;
+    if (solo()) {
+      tls_run.list->splice(done);
+      return;
+    }
+    complete_shared(done);
+  }
+  // complete() of one operation.
+  void complete_one(operation& op) noexcept {
+    if (solo()) {
+      tls_run.list->push(op);
+      return;
+    }
+    complete_shared_one(op);
+  }
+  // True on the one thread running this port, while it is the only one.
+  bool solo() const noexcept {
+    return tls_run.port == this && runners_.load(std::memory_order_relaxed) == 1;
+  }
+  // The hot path of submit(): a stream recv (Send false) or send.
+  template <bool Send>
+  void submit_stream(proactor_socket& s, operation& op) noexcept;
+  // submit() of every other kind.
+  void submit_other(proactor_socket& s, operation& op, const endpoint* ep) noexcept;
   operation* pop_completion() noexcept;
   bool completions_empty() noexcept;
   void gather_timers() noexcept;
   // Wakes a run() thread asleep in the source, if there is one.
   void signal_waiters() noexcept;
 
-  proactor_socket* lookup(std::uint32_t index) const noexcept;
+  proactor_socket* lookup(std::uint32_t index) const noexcept {
+    const std::uint32_t c = index >> chunk_bits;
+    if (c >= max_chunks) return nullptr;
+    chunk* ch = chunks_[c].load(std::memory_order_acquire);
+    return ch == nullptr ? nullptr : &ch->sockets[index & (chunk_size - 1)];
+  }
   proactor_socket* allocate_socket() noexcept;
   void release_socket(proactor_socket& s) noexcept;
 
   // complete()'s path through the shared queue.
   void complete_shared(op_queue& done) noexcept;
+  // complete_one()'s, out of line so the hot path stays lean.
+  void complete_shared_one(operation& op) noexcept;
   // Appends `q` to the shared completion queue.
   void publish(op_queue& q) noexcept;
 

@@ -324,6 +324,78 @@ perform_result disconnect(proactor_socket& s, operation& op) noexcept {
   return finish(op, 0);
 }
 
+// ---- the hot path: a stream recv or send of one buffer ----
+//
+// The same outcomes as stream_recv and stream_send, in fewer instructions.
+// The front end cleared op.error and op.bytes at submission and nothing
+// sets them before the operation finishes, so success stores only the
+// byte count.
+
+[[gnu::always_inline]] inline perform_result stream_recv_fast(proactor_socket& s,
+                                                              operation& op) noexcept {
+  const auto& p = priv(op);
+  if (p.nbufs != 1) [[unlikely]]
+    return stream_recv(s, op);
+  const buffer& b = *static_cast<const buffer*>(p.bufs);
+  if (b.size == 0) [[unlikely]]
+    return finish(op, 0);  // nothing asked, nothing to wait for
+  const ssize_t n = ::recv(s.handle, b.data, b.size, 0);
+  if (n > 0) [[likely]] {
+    // See stream_recv_result: a short read proves the queue empty.
+    if (static_cast<std::size_t>(n) < b.size && !s.sticky_read) s.read_ready = false;
+    op.bytes = static_cast<std::size_t>(n);
+    return perform_result::done;
+  }
+  perform_result r;
+  if (stream_recv_result(s, op, n, b.size, r)) return r;
+  return stream_recv(s, op);  // EINTR: nothing was read, try again
+}
+
+[[gnu::always_inline]] inline perform_result stream_send_fast(proactor_socket& s,
+                                                              operation& op) noexcept {
+  auto& p = priv(op);
+  if (p.nbufs != 1 || p.progress != 0) [[unlikely]]
+    return stream_send(s, op);
+  const buffer& b = *static_cast<const buffer*>(p.bufs);
+  if (b.size == 0) [[unlikely]]
+    return finish(op, 0);
+  const ssize_t n = ::send(s.handle, b.data, b.size, MSG_NOSIGNAL);
+  if (n >= 0) [[likely]] {
+    p.progress = static_cast<std::size_t>(n);
+    if (p.progress == b.size) [[likely]] {
+      op.bytes = p.progress;
+      return perform_result::done;
+    }
+    // The send buffer is full (see stream_send); the rest after an edge.
+    s.write_ready = false;
+    return perform_result::would_block;
+  }
+  const int err = errno;
+  if (err == EINTR) return stream_send(s, op);  // nothing went out
+  if (would_block(err)) {
+    s.write_ready = false;
+    return perform_result::would_block;
+  }
+  return finish(op, 0, posix_send_error(err, s.send_shut.load(std::memory_order_relaxed)));
+}
+
+template <bool Send>
+perform_result stream_attempt(proactor_socket& s, operation& op) noexcept {
+  if constexpr (Send)
+    return stream_send_fast(s, op);
+  else
+    return stream_recv_fast(s, op);
+}
+
+// needs_readiness() of a stream recv (Send false) or send.
+template <bool Send>
+bool stream_needs_readiness(operation& op) noexcept {
+  if constexpr (Send)
+    return total_of<const_buffer>(op) != priv(op).progress;
+  else
+    return total_of<buffer>(op) != 0;
+}
+
 }  // namespace
 
 perform_result start_connect(proactor_socket& s, operation& op, const endpoint& ep) noexcept {
@@ -385,14 +457,152 @@ perform_result perform_op(proactor& port, proactor_socket& s, operation& op) noe
   }
 }
 
-// Here rather than in proactor.cpp so the attempts above inline into it.
+// The hot path lives here rather than in proactor.cpp, so the attempts
+// above inline into it: submission, readiness and the queue runner.
+
 void proactor::run_queue(proactor_socket& s, op_queue& q, bool& ready, op_queue& done) noexcept {
+  run_queue_inline(s, q, ready, done);
+}
+
+[[gnu::always_inline]] inline void proactor::run_queue_inline(proactor_socket& s, op_queue& q,
+                                                              bool& ready,
+                                                              op_queue& done) noexcept {
+  const bool stream = s.type == socket_type::stream;
   while (operation* op = q.front()) {
-    if (!ready && needs_readiness(s, *op)) break;
-    if (perform_op(*this, s, *op) == perform_result::would_block) break;
+    const op_kind kind = priv(*op).kind;
+    perform_result r;
+    if (stream && kind == op_kind::recv) {
+      if (!ready && stream_needs_readiness<false>(*op)) break;
+      r = stream_recv_fast(s, *op);
+    } else if (stream && kind == op_kind::send) {
+      if (!ready && stream_needs_readiness<true>(*op)) break;
+      r = stream_send_fast(s, *op);
+    } else {
+      if (!ready && needs_readiness(s, *op)) break;
+      r = perform_op(*this, s, *op);
+    }
+    if (r == perform_result::would_block) break;
     q.pop();
     done.push(*op);
   }
+}
+
+template <bool Send>
+[[gnu::always_inline]] inline void proactor::submit_stream(proactor_socket& s,
+                                                           operation& op) noexcept {
+  op_queue& q = Send ? s.write_q : s.read_q;
+  std::lock_guard lock(s.mutex);
+  if (s.closed) [[unlikely]] {
+    op.error = make_error_code(errc::bad_descriptor);
+    complete_one(op);
+    return;
+  }
+  // Only the front of a queue is ever tried, which keeps sends in
+  // submission order on the wire and recvs in submission order on the
+  // data (guarantee 4): an attempt now only into an empty queue.
+  if (q.empty() && ((Send ? s.write_ready : s.read_ready) || !stream_needs_readiness<Send>(op))) {
+    if (stream_attempt<Send>(s, op) == perform_result::done) {
+      complete_one(op);
+      return;
+    }
+  }
+  q.push(op);
+  if (!s.registered) [[unlikely]] {
+    op_queue done;
+    park(s, q, op, done);
+    complete(done);
+  }
+}
+
+void proactor::submit(socket_state& state, operation& op, const endpoint* ep) noexcept {
+  auto& s = static_cast<proactor_socket&>(state);
+  // The type is fixed while the socket is open, which it is for as long
+  // as the caller may submit on it.
+  if (s.type == socket_type::stream) [[likely]] {
+    if (priv(op).kind == op_kind::recv) return submit_stream<false>(s, op);
+    if (priv(op).kind == op_kind::send) return submit_stream<true>(s, op);
+  }
+  submit_other(s, op, ep);
+}
+
+void proactor::submit_other(proactor_socket& s, operation& op, const endpoint* ep) noexcept {
+  op_queue done;
+  if (priv(op).kind == op_kind::send_to) {
+    if (auto ec = prepare_send_to(s, op)) {
+      op.error = ec;
+      enqueue(op);
+      return;
+    }
+  }
+  std::lock_guard lock(s.mutex);
+  op_queue* q = nullptr;
+  bool* ready = nullptr;
+  switch (priv(op).kind) {
+    case op_kind::recv:
+    case op_kind::recv_from:
+    case op_kind::accept:
+      q = &s.read_q;
+      ready = &s.read_ready;
+      break;
+    case op_kind::send:
+    case op_kind::send_to:
+    case op_kind::disconnect:
+    case op_kind::connect:
+      q = &s.write_q;
+      ready = &s.write_ready;
+      break;
+    default:
+      break;
+  }
+  if (s.closed || q == nullptr) {
+    op.error = make_error_code(s.closed ? errc::bad_descriptor : errc::invalid_argument);
+    done.push(op);
+  } else if (priv(op).kind == op_kind::connect) {
+    // connect() is made now whatever the queue holds: the destination is
+    // only valid during this call. What remains waits for writability.
+    if (ep == nullptr) {
+      op.error = make_error_code(errc::invalid_argument);
+      done.push(op);
+    } else if (start_connect(s, op, *ep) == perform_result::done) {
+      done.push(op);
+    } else {
+      s.write_ready = false;
+      q->push(op);
+      park(s, *q, op, done);
+    }
+  } else {
+    // Only the front of a queue is ever tried (guarantee 4, as above).
+    bool was_empty = q->empty();
+    q->push(op);
+    if (was_empty) run_queue(s, *q, *ready, done);
+    if (!q->empty() && !s.registered) park(s, *q, op, done);
+  }
+  complete(done);
+}
+
+void proactor::on_ready(std::uint64_t token, bool readable, bool writable, bool sticky) noexcept {
+  proactor_socket* s = lookup(static_cast<std::uint32_t>(token));
+  if (s == nullptr) return;
+  std::lock_guard lock(s->mutex);
+  // Generation first: for a stale event it is the only field read (see
+  // attach()).
+  if (s->generation != static_cast<std::uint32_t>(token >> 32) || s->closed) return;
+  if (sticky) s->sticky_read = true;
+  // The sole run() thread finishes straight into its private list, as
+  // complete() would move them there.
+  op_queue shared;
+  op_queue& done = solo() ? *tls_run.list : shared;
+  // Writes first: a failed connect must read its error (SO_ERROR) before
+  // a recv queued behind it could consume the same pending error.
+  if (writable) {
+    s->write_ready = true;
+    if (!s->write_q.empty()) run_queue_inline(*s, s->write_q, s->write_ready, done);
+  }
+  if (readable) {
+    s->read_ready = true;
+    if (!s->read_q.empty()) run_queue_inline(*s, s->read_q, s->read_ready, done);
+  }
+  if (!shared.empty()) complete_shared(shared);
 }
 
 }  // namespace pocore::detail

@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <new>
 
 #include "common/sys.hpp"
 #include "posix/posix_errors.hpp"
@@ -77,11 +78,11 @@ bool done(operation& op, std::size_t bytes, std::error_code ec) noexcept {
 
 // The window of a stream send's buffers from byte `skip` on. A send longer
 // than the window simply goes into the ring again for the rest.
-std::size_t send_window(uring_socket& s, const operation& op, std::size_t skip) noexcept {
+std::size_t send_window(uring_socket_cold& s, const operation& op, std::size_t skip) noexcept {
   const auto& p = op_access::priv(op);
   const auto* bufs = static_cast<const const_buffer*>(p.bufs);
   std::size_t count = 0;
-  for (std::size_t i = 0; i < p.nbufs && count < uring_socket::iov_window; ++i) {
+  for (std::size_t i = 0; i < p.nbufs && count < uring_socket_cold::iov_window; ++i) {
     std::size_t size = bufs[i].size;
     if (skip >= size) {
       skip -= size;
@@ -125,6 +126,18 @@ bool uring_port::issue(uring_socket& s, operation& op) noexcept {
     done(op, 0, make_ec(errc::invalid_argument));
     return false;
   }
+  // A one-buffer stream recv or send (the hot path) and an accept need
+  // nothing but the SQE; the rest keep their msghdr, iovecs or sockaddr in
+  // the socket's cold part, made here on first use.
+  uring_socket_cold* c = nullptr;
+  if (!(stream && p.nbufs == 1 && (p.kind == op_kind::recv || p.kind == op_kind::send)) &&
+      p.kind != op_kind::accept) {
+    c = s.cold_part();
+    if (c == nullptr) {
+      done(op, p.progress, make_ec(errc::not_enough_memory));
+      return false;
+    }
+  }
   std::lock_guard lock(sq_mutex_);
   io_uring_sqe* sqe = sqe_locked();
   if (sqe == nullptr) {
@@ -143,17 +156,17 @@ bool uring_port::issue(uring_socket& s, operation& op) noexcept {
     case op_kind::recv_from: {
       // MSG_TRUNC makes a datagram recv return the datagram's real length,
       // so a truncation shows as a result larger than the buffers.
-      s.read_msg = msghdr{};
+      c->read_msg = msghdr{};
       if (p.kind == op_kind::recv_from) {
         posix_sockaddr& sa = addr_of(op);
         sa.storage.ss_family = AF_UNSPEC;
-        s.read_msg.msg_name = &sa.storage;
-        s.read_msg.msg_namelen = sizeof(sa.storage);
+        c->read_msg.msg_name = &sa.storage;
+        c->read_msg.msg_namelen = sizeof(sa.storage);
       }
-      s.read_msg.msg_iov = as_iov(p.bufs);
+      c->read_msg.msg_iov = as_iov(p.bufs);
       // A stream recv may fill just the first IOV_MAX buffers.
-      s.read_msg.msg_iovlen = stream && p.nbufs > uio_maxiov ? uio_maxiov : p.nbufs;
-      io_uring_prep_recvmsg(sqe, fd, &s.read_msg, stream ? 0 : MSG_TRUNC);
+      c->read_msg.msg_iovlen = stream && p.nbufs > uio_maxiov ? uio_maxiov : p.nbufs;
+      io_uring_prep_recvmsg(sqe, fd, &c->read_msg, stream ? 0 : MSG_TRUNC);
       break;
     }
     case op_kind::send:
@@ -164,23 +177,23 @@ bool uring_port::issue(uring_socket& s, operation& op) noexcept {
                              clamp_len(b.size - p.progress), MSG_NOSIGNAL);
           break;
         }
-        s.write_msg = msghdr{};
-        s.write_msg.msg_iov = s.write_iov;
-        s.write_msg.msg_iovlen = send_window(s, op, p.progress);
-        io_uring_prep_sendmsg(sqe, fd, &s.write_msg, MSG_NOSIGNAL);
+        c->write_msg = msghdr{};
+        c->write_msg.msg_iov = c->write_iov;
+        c->write_msg.msg_iovlen = send_window(*c, op, p.progress);
+        io_uring_prep_sendmsg(sqe, fd, &c->write_msg, MSG_NOSIGNAL);
         break;
       }
       [[fallthrough]];
     case op_kind::send_to: {
-      s.write_msg = msghdr{};
+      c->write_msg = msghdr{};
       if (p.kind == op_kind::send_to) {
         posix_sockaddr& sa = addr_of(op);
-        s.write_msg.msg_name = &sa.storage;
-        s.write_msg.msg_namelen = sa.length;
+        c->write_msg.msg_name = &sa.storage;
+        c->write_msg.msg_namelen = sa.length;
       }
-      s.write_msg.msg_iov = as_iov(p.bufs);
-      s.write_msg.msg_iovlen = p.nbufs;
-      io_uring_prep_sendmsg(sqe, fd, &s.write_msg, MSG_NOSIGNAL);
+      c->write_msg.msg_iov = as_iov(p.bufs);
+      c->write_msg.msg_iovlen = p.nbufs;
+      io_uring_prep_sendmsg(sqe, fd, &c->write_msg, MSG_NOSIGNAL);
       break;
     }
     case op_kind::accept: {
@@ -195,7 +208,7 @@ bool uring_port::issue(uring_socket& s, operation& op) noexcept {
       if (p.state == uring_connect_polling)
         io_uring_prep_poll_add(sqe, fd, POLLOUT);
       else
-        io_uring_prep_connect(sqe, fd, s.connect_addr.get(), s.connect_addr.length);
+        io_uring_prep_connect(sqe, fd, c->connect_addr.get(), c->connect_addr.length);
       break;
     default:
       // A disconnect never gets here (start_next runs it); anything else
@@ -319,7 +332,7 @@ bool uring_port::finish_op(uring_socket& s, operation& op, int res) noexcept {
         if (p.kind == op_kind::recv_from) {
           auto& d = static_cast<datagram_operation&>(op);
           posix_sockaddr& sa = addr_of(op);
-          d.peer = from_sockaddr(sa.get(), s.read_msg.msg_namelen);
+          d.peer = from_sockaddr(sa.get(), s.cold->read_msg.msg_namelen);
         }
         // The kernel drops the rest of a datagram that did not fit; with
         // MSG_TRUNC the result is its whole length. Windows says
@@ -405,6 +418,155 @@ bool uring_port::finish_op(uring_socket& s, operation& op, int res) noexcept {
   if (retry) return stopping ? aborted(0) : again();
   if (closed) return aborted(0);
   return done(op, 0, posix_send_error(-res, s.send_shut.load(std::memory_order_relaxed)));
+}
+
+// ---- files ----
+//
+// A file's records go into the ring at once, any number at a time: the
+// kernel runs regular-file reads and writes inline or on its io-wq
+// workers, and a file promises no order between concurrent records. A read
+// that comes back short (it crossed the end of the file) or a write that
+// comes back short goes round again for the rest, at offset + progress,
+// until the buffers are done, a read meets the end (0) or an error; so a
+// read is short only at the end of the file, and a write only on error,
+// as with the thread pool and IOCP.
+
+file_state* uring_files::attach(std::intptr_t h, bool readable, bool writable,
+                                std::error_code& ec) noexcept {
+  auto* f = new (std::nothrow) uring_file;
+  if (f == nullptr) {
+    fsys::close(h);
+    ec = make_ec(errc::not_enough_memory);
+    return nullptr;
+  }
+  f->handle = h;
+  f->readable = readable;
+  f->writable = writable;
+  ec.clear();
+  return f;
+}
+
+bool uring_files::issue(uring_file& f, operation& op) noexcept {
+  auto& p = priv(op);
+  const bool write = p.kind == op_kind::write_at;
+  std::uint64_t offset = 0;
+  const buffer w = file_window(op, offset);
+  std::lock_guard lock(port_.sq_mutex_);
+  io_uring_sqe* sqe = port_.sqe_locked();
+  if (sqe == nullptr) {
+    done(op, p.progress, make_ec(errc::no_buffer_space));
+    return false;
+  }
+  const int fd = static_cast<int>(f.handle);
+  if (p.progress == 0 && p.nbufs > 1) {
+    // A fresh scatter/gather record: the caller's array is the iovec list
+    // (same layout, checked above), valid until the callback; the kernel
+    // copies it at submission anyway (IORING_FEAT_SUBMIT_STABLE).
+    const auto n = static_cast<unsigned>(p.nbufs < uio_maxiov ? p.nbufs : uio_maxiov);
+    if (write)
+      io_uring_prep_writev(sqe, fd, as_iov(p.bufs), n, offset);
+    else
+      io_uring_prep_readv(sqe, fd, as_iov(p.bufs), n, offset);
+  } else if (write) {
+    io_uring_prep_write(sqe, fd, w.data, clamp_len(w.size), offset);
+  } else {
+    io_uring_prep_read(sqe, fd, w.data, clamp_len(w.size), offset);
+  }
+  POCORE_URING_HANDOFF(&op);
+  io_uring_sqe_set_data64(sqe, static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&op)));
+  port_.prepared_locked();
+  ++f.inflight;
+  f.active.push(op);
+  return true;
+}
+
+void uring_files::submit(file_state& state, operation& op) noexcept {
+  auto& f = static_cast<uring_file&>(state);
+  op_queue finished;
+  {
+    std::lock_guard lock(f.mutex);
+    if (f.closed) {
+      done(op, 0, make_ec(errc::bad_descriptor));
+      finished.push(op);
+    } else if (!issue(f, op)) {
+      finished.push(op);
+    }
+    port_.complete(finished);
+  }
+}
+
+void uring_files::cancel(file_state& state, operation* op) noexcept {
+  auto& f = static_cast<uring_file&>(state);
+  std::lock_guard lock(f.mutex);
+  if (f.closed) return;
+  // Only records in the ring are ours to cancel; one that finished is on
+  // its way to its callback and completes normally.
+  for (operation* o = f.active.front(); o != nullptr; o = priv(*o).next) {
+    if (op == nullptr || o == op) port_.request_cancel(*o);
+  }
+}
+
+void uring_files::close(file_state& state) noexcept {
+  auto& f = static_cast<uring_file&>(state);
+  bool release;
+  {
+    std::lock_guard lock(f.mutex);
+    f.closed = true;
+    for (operation* o = f.active.front(); o != nullptr; o = priv(*o).next) port_.request_cancel(*o);
+    // With requests left, the last CQE closes the descriptor: a request
+    // still waiting in the SQ names it by number.
+    release = f.inflight == 0;
+  }
+  if (release) {
+    fsys::close(f.handle);
+    delete &f;
+  }
+}
+
+void uring_files::on_cqe(operation& op, int res) noexcept {
+  auto& p = priv(op);
+  auto& f = *static_cast<uring_file*>(p.owner);
+  bool release;
+  {
+    std::lock_guard lock(f.mutex);
+    --f.inflight;
+    f.active.remove(op);
+    const bool stopping = f.closed || (p.flags & uring_flag_cancel) != 0;
+    bool finished = true;
+    if (res > 0) {
+      p.progress += static_cast<std::size_t>(res);
+      std::uint64_t offset = 0;
+      if (file_window(op, offset).size == 0)
+        done(op, p.progress);
+      else if (stopping)
+        done(op, p.progress, make_ec(errc::operation_aborted));
+      else
+        finished = !issue(f, op);  // the rest, at offset + progress
+    } else if (res == 0) {
+      // A read at the end of the file; a write that moved nothing.
+      if (p.kind == op_kind::read_at)
+        done(op, p.progress);
+      else
+        done(op, p.progress, make_ec(errc::no_space));
+    } else if (res == -ECANCELED || res == -EINTR || res == -EAGAIN) {
+      // Ours (cancel, close), or the kernel's when the submitting thread
+      // exited (see finish_op): then this live thread submits it again.
+      if (stopping)
+        done(op, p.progress, make_ec(errc::operation_aborted));
+      else
+        finished = !issue(f, op);
+    } else {
+      done(op, p.progress, f.closed ? make_ec(errc::operation_aborted) : posix_error(-res));
+    }
+    release = f.closed && f.inflight == 0;
+    if (release) fsys::close(f.handle);  // before the callback can run
+    if (finished) {
+      op_queue q;
+      q.push(op);
+      port_.complete(q);
+    }
+  }
+  if (release) delete &f;
 }
 
 }  // namespace pocore::detail

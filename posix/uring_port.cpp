@@ -19,39 +19,24 @@
 namespace pocore::detail {
 namespace {
 
-// The port whose run() this thread is inside (innermost, if nested). Such a
-// thread batches its submissions: it flushes the SQ itself before it waits,
-// so the hot path (callback -> submit) costs no system call of its own.
-thread_local const uring_port* tls_running = nullptr;
+// The run() this thread is inside, in the run context the POSIX backends
+// share (common/op_queue.hpp, with run_scope and abort_all), seen under
+// the names used below. A thread inside this port's run() batches its
+// submissions: it flushes the SQ itself before it waits, so the hot path
+// (callback -> submit) costs no system call of its own.
+struct running_view {
+  bool operator==(const uring_port* p) const noexcept { return tls_run.port == p; }
+};
+constexpr running_view tls_running{};
+// That run()'s private completion list (see uring_port.hpp).
+struct private_view {
+  op_queue& operator*() const noexcept { return *tls_run.list; }
+  op_queue* operator->() const noexcept { return tls_run.list; }
+};
+constexpr private_view tls_private{};
+
 // The port for which this thread currently holds the reaper role.
 thread_local const uring_port* tls_reaper = nullptr;
-
-// That run()'s private completion list (see uring_port.hpp).
-thread_local op_queue* tls_private = nullptr;
-
-struct run_scope {
-  const uring_port* prev;
-  op_queue* prev_private;
-  run_scope(const uring_port* p, op_queue* q) noexcept
-      : prev(tls_running), prev_private(tls_private) {
-    tls_running = p;
-    tls_private = q;
-  }
-  ~run_scope() {
-    tls_running = prev;
-    tls_private = prev_private;
-  }
-  run_scope(const run_scope&) = delete;
-  run_scope& operator=(const run_scope&) = delete;
-};
-
-void abort_all(op_queue& q, op_queue& done) noexcept {
-  while (operation* op = q.pop()) {
-    op->error = make_error_code(errc::operation_aborted);
-    op->bytes = priv(*op).progress;
-    done.push(*op);
-  }
-}
 
 bool has_opcodes(io_uring& ring) noexcept {
   io_uring_probe* probe = io_uring_get_probe_ring(&ring);
@@ -279,6 +264,37 @@ void uring_port::close(socket_state& state) noexcept {
 
 // ---- submission and cancel ----
 
+[[gnu::always_inline]] inline bool uring_port::issue_hot(uring_socket& s, operation& op,
+                                                         bool write) noexcept {
+  auto& p = priv(op);
+  // An SQE's length is 32 bits and the kernel moves at most MAX_RW_COUNT
+  // per call anyway; a stream op goes round again for the rest.
+  constexpr std::size_t max_rw = 0x7ffff000;
+  std::lock_guard lock(sq_mutex_);
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  if (sqe == nullptr) sqe = sqe_locked();  // flushes the full SQ and tries again
+  if (sqe == nullptr) {
+    op.bytes = p.progress;
+    op.error = make_ec(errc::no_buffer_space);
+    return false;
+  }
+  if (write) {
+    const auto& b = static_cast<const const_buffer*>(p.bufs)[0];
+    const std::size_t n = b.size - p.progress;
+    io_uring_prep_send(sqe, s.handle, static_cast<const char*>(b.data) + p.progress,
+                       static_cast<unsigned>(n < max_rw ? n : max_rw), MSG_NOSIGNAL);
+  } else {
+    const auto& b = static_cast<const buffer*>(p.bufs)[0];
+    io_uring_prep_recv(sqe, s.handle, b.data,
+                       static_cast<unsigned>(b.size < max_rw ? b.size : max_rw), 0);
+  }
+  POCORE_URING_HANDOFF(&op);
+  io_uring_sqe_set_data64(sqe, static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&op)));
+  prepared_locked();
+  ++s.inflight;
+  return true;
+}
+
 void uring_port::submit(socket_state& state, operation& op, const endpoint* ep) noexcept {
   auto& s = static_cast<uring_socket&>(state);
   auto& p = priv(op);
@@ -294,7 +310,22 @@ void uring_port::submit(socket_state& state, operation& op, const endpoint* ep) 
   op_queue done;
   {
     std::lock_guard lock(s.mutex);
-    bool write = uring_is_write(p.kind);
+    const bool write = uring_is_write(p.kind);
+    // The hot path: a one-buffer stream recv or send on a direction with
+    // nothing in the ring and nothing waiting goes straight into the ring,
+    // as start_next() would put it there, without passing through the queue.
+    if ((p.kind == op_kind::recv || p.kind == op_kind::send) && !s.closed &&
+        s.type == socket_type::stream && p.nbufs == 1 &&
+        (write ? s.write_active : s.read_active) == nullptr &&
+        (write ? s.write_q : s.read_q).empty() &&
+        (write ? static_cast<const const_buffer*>(p.bufs)[0].size
+               : static_cast<const buffer*>(p.bufs)[0].size) != 0) {
+      if (issue_hot(s, op, write))
+        (write ? s.write_active : s.read_active) = &op;
+      else
+        complete_one(op);
+      return;
+    }
     if (s.closed) {
       op.error = make_ec(errc::bad_descriptor);
       done.push(op);
@@ -305,11 +336,13 @@ void uring_port::submit(socket_state& state, operation& op, const endpoint* ep) 
       bool pending = s.write_active != nullptr && priv(*s.write_active).kind == op_kind::connect;
       for (operation* o = s.write_q.front(); o != nullptr && !pending; o = priv(*o).next)
         pending = priv(*o).kind == op_kind::connect;
-      std::error_code ec = ep == nullptr ? make_ec(errc::invalid_argument)
-                           : pending     ? make_ec(errc::in_progress)
+      uring_socket_cold* c = ep == nullptr || pending ? nullptr : s.cold_part();
+      std::error_code ec = ep == nullptr  ? make_ec(errc::invalid_argument)
+                           : pending      ? make_ec(errc::in_progress)
+                           : c == nullptr ? make_ec(errc::not_enough_memory)
                            : s.type == socket_type::stream && posix_has_peer(s.handle)
                                ? make_ec(errc::already_connected)
-                               : to_sockaddr(*ep, s.family, s.connect_addr);
+                               : to_sockaddr(*ep, s.family, c->connect_addr);
       if (ec) {
         op.error = ec;
         done.push(op);
@@ -351,27 +384,56 @@ void uring_port::cancel(socket_state& state, operation* op) noexcept {
 
 // ---- completions ----
 
-void uring_port::on_cqe(std::uint64_t user_data, int res) noexcept {
+[[gnu::always_inline]] inline void uring_port::on_cqe(std::uint64_t user_data, int res) noexcept {
   if (user_data < uring_tag_limit) {  // a wake-up NOP or a cancel's own result
     if (user_data == uring_tag_wake) kicked_.store(false);
     return;
   }
   auto& op = *reinterpret_cast<operation*>(static_cast<std::uintptr_t>(user_data));
   POCORE_URING_RECEIVE(&op);
+  if (uring_is_file(priv(op).kind)) {  // a file's record: uring_ops.cpp
+    file_ops_.on_cqe(op, res);
+    return;
+  }
   auto& s = *static_cast<uring_socket*>(priv(op).owner);
+  auto& p = priv(op);
   bool release;
   {
     std::lock_guard lock(s.mutex);
     --s.inflight;
-    if (finish_op(s, op, res)) {
-      const bool write = uring_is_write(priv(op).kind);
+    const op_kind kind = p.kind;
+    bool finished;
+    // The hot path, as in finish_op(): a stream recv that got data, a
+    // one-buffer stream send that went out whole, on an open socket
+    // nobody cancels.
+    if (res > 0 && p.flags == 0 && !s.closed && s.type == socket_type::stream &&
+        (kind == op_kind::recv || (kind == op_kind::send && p.nbufs == 1 &&
+                                   p.progress + static_cast<std::size_t>(res) >=
+                                       static_cast<const const_buffer*>(p.bufs)[0].size))) {
+      if (kind == op_kind::send) {
+        p.progress += static_cast<std::size_t>(res);
+        op.bytes = p.progress;
+      } else {
+        op.bytes = static_cast<std::size_t>(res);
+      }
+      clear_error(op.error);
+      finished = true;
+    } else {
+      finished = finish_op(s, op, res);
+    }
+    if (finished) {
+      const bool write = uring_is_write(kind);
       (write ? s.write_active : s.read_active) = nullptr;
-      op_queue done;
-      done.push(op);
-      if (!s.closed && !(write ? s.write_q : s.read_q).empty()) start_next(s, write, done);
       // Still under the socket's lock, so one socket's completions reach
       // the queue in order even when another thread cancels meanwhile.
-      complete(done);
+      if (s.closed || (write ? s.write_q : s.read_q).empty()) {
+        complete_one(op);
+      } else {
+        op_queue done;
+        done.push(op);
+        start_next(s, write, done);
+        complete(done);
+      }
     }
     release = s.closed && s.inflight == 0;
   }
@@ -387,6 +449,16 @@ void uring_port::complete(op_queue& done) noexcept {
   }
   // A run() thread of this port comes back to the queue by itself.
   publish(done, tls_running != this);
+}
+
+[[gnu::always_inline]] inline void uring_port::complete_one(operation& op) noexcept {
+  if (tls_running == this && runners_.load(std::memory_order_relaxed) == 1) {
+    tls_private->push(op);
+    return;
+  }
+  op_queue one;
+  one.push(op);
+  publish(one, tls_running != this);
 }
 
 void uring_port::publish(op_queue& done, bool wake) noexcept {
@@ -405,11 +477,7 @@ void uring_port::publish(op_queue& done, bool wake) noexcept {
   if (kick) submit_nop();
 }
 
-void uring_port::enqueue(operation& op) noexcept {
-  op_queue one;
-  one.push(op);
-  complete(one);
-}
+void uring_port::enqueue(operation& op) noexcept { complete_one(op); }
 
 operation* uring_port::pop_completion() noexcept {
   op_queue& mine = *tls_private;
@@ -458,21 +526,35 @@ void uring_port::restart() noexcept { stopped_.store(false, std::memory_order_se
 
 bool uring_port::reap() noexcept {
   // Copy the CQEs out and hand their slots back before processing, so the
-  // kernel has room while records are finished and re-issued.
+  // kernel has room while records are finished and re-issued. The CQ is
+  // walked by hand (this thread is its only consumer, as reaper): one
+  // acquire load of the tail and one release store of the head per batch.
   constexpr unsigned batch = 64;
+  io_uring_cq& cq = ring_.cq;
   bool any = false;
   for (;;) {
-    io_uring_cqe* cqes[batch];
-    unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, batch);
-    if (n == 0) return any;
+    const unsigned head = *cq.khead;
+    unsigned n = io_uring_smp_load_acquire(cq.ktail) - head;
+    if (n == 0) {
+      // Completions the kernel kept back (a full CQ, which NODROP
+      // survives) or still has to run as task work: liburing's peek
+      // enters the kernel to fetch them.
+      if ((IO_URING_READ_ONCE(*ring_.sq.kflags) & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)) == 0)
+        return any;
+      io_uring_cqe* cqe = nullptr;
+      if (io_uring_peek_batch_cqe(&ring_, &cqe, 1) == 0) return any;
+      continue;
+    }
+    if (n > batch) n = batch;
     any = true;
     std::uint64_t data[batch];
     int res[batch];
     for (unsigned i = 0; i < n; ++i) {
-      data[i] = cqes[i]->user_data;
-      res[i] = cqes[i]->res;
+      const io_uring_cqe& cqe = cq.cqes[(head + i) & cq.ring_mask];
+      data[i] = cqe.user_data;
+      res[i] = cqe.res;
     }
-    io_uring_cq_advance(&ring_, n);
+    io_uring_smp_store_release(cq.khead, head + n);
     // The kernel orders a request's submission before its CQE, but race
     // checkers cannot see through it. on_cqe() reads a record's owner
     // before it holds any lock the submitter held; this acquire pairs with
@@ -579,7 +661,13 @@ std::size_t uring_port::run(run_mode mode, std::chrono::milliseconds timeout) {
       reap_or_wait(0, true);
       streak = 0;
     }
-    if (operation* op = pop_completion()) {
+    // The sole run() thread takes from its private list without a call
+    // while nobody has published (the first test of pop_completion()).
+    operation* op = queued_.load(std::memory_order_acquire) == 0 && !mine.empty() &&
+                            runners_.load(std::memory_order_relaxed) == 1
+                        ? mine.pop()
+                        : pop_completion();
+    if (op != nullptr) {
       invoke(*op);
       ++n;
       ++streak;

@@ -50,6 +50,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string_view>
 #include <system_error>
 
@@ -83,16 +84,11 @@ namespace pocore::detail {
 /// The backend's locks: see common/fast_lock.hpp.
 using uring_lock = fast_lock;
 
-/// A socket as the io_uring backend sees it. Heap-allocated; freed once it
-/// is closed and no request in the ring names one of its records.
-struct uring_socket final : socket_state {
-  uring_lock mutex;
-  op_queue read_q;                    ///< recv, recv_from, accept waiting for their turn
-  op_queue write_q;                   ///< send, send_to, connect, disconnect waiting
-  operation* read_active = nullptr;   ///< the read-side record in the ring
-  operation* write_active = nullptr;  ///< the write-side record in the ring
-  int inflight = 0;                   ///< requests in the ring naming our records
-  bool closed = false;
+/// The parts of a socket's state that only the less common requests use:
+/// the msghdr of a recvmsg/sendmsg request (scatter/gather, datagrams),
+/// a gather send's iovec window and a connect's destination. Made on first
+/// use, so an idle stream socket carries one pointer instead of these.
+struct uring_socket_cold {
   /// Per-direction request scratch. The kernel copies msghdr and iovecs
   /// when the request is submitted (IORING_FEAT_SUBMIT_STABLE), but writes
   /// recvmsg's msg_namelen/msg_flags back at completion, so they stay here
@@ -100,13 +96,33 @@ struct uring_socket final : socket_state {
   msghdr read_msg{};
   msghdr write_msg{};
   /// A gather send with more buffers goes round the ring again for the
-  /// rest; small, because every socket carries it.
+  /// rest; small, because a socket that sends so carries it.
   static constexpr std::size_t iov_window = 8;
   iovec write_iov[iov_window];
   /// A connect's destination, read by the kernel at submission.
   posix_sockaddr connect_addr{};
-  uring_socket* prev = nullptr;  ///< the port's list of live states
+};
+
+/// A socket as the io_uring backend sees it. Heap-allocated; freed once it
+/// is closed and no request in the ring names one of its records. Kept
+/// small (one allocation of about 100 bytes per connection): what only
+/// rarer requests need lives in `cold`.
+struct uring_socket final : socket_state {
+  uring_lock mutex;
+  std::uint16_t inflight = 0;  ///< requests in the ring naming our records (at most 2)
+  bool closed = false;
+  operation* read_active = nullptr;         ///< the read-side record in the ring
+  operation* write_active = nullptr;        ///< the write-side record in the ring
+  op_queue read_q;                          ///< recv, recv_from, accept waiting for their turn
+  op_queue write_q;                         ///< send, send_to, connect, disconnect waiting
+  std::unique_ptr<uring_socket_cold> cold;  ///< see cold_part()
+  uring_socket* prev = nullptr;             ///< the port's list of live states
   uring_socket* next = nullptr;
+  /// The cold part, made on first use (s.mutex held); null if out of memory.
+  uring_socket_cold* cold_part() noexcept {
+    if (!cold) cold.reset(new (std::nothrow) uring_socket_cold);
+    return cold.get();
+  }
 };
 
 /// user_data values below this name no record: wake-up NOPs and the
@@ -125,6 +141,44 @@ inline bool uring_is_write(op_kind k) noexcept {
   return k == op_kind::send || k == op_kind::send_to || k == op_kind::connect ||
          k == op_kind::disconnect;
 }
+
+/// A regular file as the io_uring backend sees it. Its records go into the
+/// ring at once, any number at a time (a file has no order to keep); the
+/// ones in the ring are listed in `active` so cancel and close can name
+/// them. Freed once closed and no request of it is left in the ring; the
+/// descriptor is closed then too, so no request still queued in the SQ can
+/// meet a reused number.
+struct uring_file final : file_state {
+  uring_lock mutex;
+  op_queue active;   ///< records in the ring
+  int inflight = 0;  ///< requests in the ring naming our records
+  bool closed = false;
+};
+
+inline bool uring_is_file(op_kind k) noexcept {
+  return k == op_kind::read_at || k == op_kind::write_at;
+}
+
+class uring_port;
+
+/// Native file I/O on the ring: IORING_OP_READ/WRITE (READV/WRITEV for a
+/// fresh scatter/gather record) at the record's offset. uring_ops.cpp.
+class uring_files final : public file_service {
+ public:
+  explicit uring_files(uring_port& port) noexcept : port_(port) {}
+  file_state* attach(std::intptr_t h, bool readable, bool writable,
+                     std::error_code& ec) noexcept override;
+  void submit(file_state& f, operation& op) noexcept override;
+  void cancel(file_state& f, operation* op) noexcept override;
+  void close(file_state& f) noexcept override;
+  /// The CQE of a file record.
+  void on_cqe(operation& op, int res) noexcept;
+
+ private:
+  // Puts `op` into the ring (f.mutex held); false (op finished) if not.
+  bool issue(uring_file& f, operation& op) noexcept;
+  uring_port& port_;
+};
 
 class uring_port final : public port_backend {
  public:
@@ -147,8 +201,13 @@ class uring_port final : public port_backend {
   void close(socket_state& s) noexcept override;
   void submit(socket_state& s, operation& op, const endpoint* ep) noexcept override;
   void cancel(socket_state& s, operation* op) noexcept override;
+  file_service* files(std::error_code& ec) noexcept override {
+    ec.clear();
+    return &file_ops_;
+  }
 
  private:
+  friend class uring_files;
   explicit uring_port(const io_uring& ring) noexcept : ring_(ring) {}
 
   // The SQ, all with sq_mutex_ held. A free SQE (flushing the SQ if it is
@@ -158,6 +217,12 @@ class uring_port final : public port_backend {
   // One more prepared SQE; a thread outside run() submits at once.
   void prepared_locked() noexcept;
 
+  // The hot path's request: a one-buffer stream recv (`write` false) or
+  // send of at least one byte, into the ring at once (s.mutex held); false
+  // (op finished) if the ring refused. The general case is issue().
+  bool issue_hot(uring_socket& s, operation& op, bool write) noexcept;
+  // complete() for a single record.
+  void complete_one(operation& op) noexcept;
   // Starts the next waiting record of one direction (s.mutex held).
   void start_next(uring_socket& s, bool write, op_queue& done) noexcept;
   // Puts `op` (active on `s`) into the ring; false (op.error set) if not.
@@ -220,6 +285,8 @@ class uring_port final : public port_backend {
 
   std::mutex list_mutex_;
   uring_socket* sockets_ = nullptr;
+
+  uring_files file_ops_{*this};
 };
 
 static_assert(backend_impl<uring_port>);

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "common/backend.hpp"
+#include "common/deterministic_port.hpp"
 #include "win/iocp_port.hpp"
 
 namespace pocore::detail {
@@ -37,6 +38,8 @@ std::unique_ptr<port_backend> make_backend(std::string_view name, std::error_cod
     env = backend_from_environment();
     name = env.empty() ? std::string_view("iocp") : std::string_view(env);
   }
+  // The test backend, wrapping IOCP (common/deterministic_port.hpp).
+  if (is_deterministic_name(name)) return make_deterministic(name, "iocp", &make_backend, ec);
   if (name == "iocp") {
     auto port = std::make_unique<iocp_port>(ec);
     if (ec) return nullptr;

@@ -33,6 +33,7 @@ iocp_port::iocp_port(std::error_code& ec) noexcept {
   ec = win::wsa_acquire();
   if (ec) return;
   wsa_ = true;
+  wine_ = win::running_on_wine();
   // No concurrency limit (~0): pocore promises that every thread in run()
   // takes callbacks, and with a limit Windows holds back threads while as
   // many others are "active", even if those merely left run(). Wine
@@ -72,7 +73,19 @@ void iocp_port::drain_on_destroy() noexcept {
     const bool done = states_.load(std::memory_order_acquire) == 0;
     ULONG count = 0;
     if (!GetQueuedCompletionStatusEx(port_, entries, batch_size, &count, done ? 0 : 50, FALSE)) {
-      if (done || GetTickCount64() > give_up) return;
+      if (done) return;
+      if (GetTickCount64() > give_up) {
+        // Leak the states rather than hang, but not the handles.
+        std::lock_guard lock(linger_mutex_);
+        for (iocp_socket_state* s = lingering_; s != nullptr; s = s->linger_next) {
+          closesocket(s->linger);
+          s->linger = INVALID_SOCKET;
+        }
+        lingering_ = nullptr;
+        has_lingering_.store(false, std::memory_order_relaxed);
+        return;
+      }
+      sweep_lingering(true);
       continue;
     }
     for (ULONG i = 0; i < count; ++i) discard(entries[i]);
@@ -83,7 +96,9 @@ void iocp_port::discard(const OVERLAPPED_ENTRY& e) noexcept {
   if (e.lpOverlapped == nullptr) return;
   operation& op = *reinterpret_cast<iocp_op_native*>(e.lpOverlapped)->self;
   auto& p = priv(op);
-  if (e.lpCompletionKey != key_ready) {
+  if (e.lpCompletionKey == key_file) {
+    file_ops_.discard(op);
+  } else if (e.lpCompletionKey != key_ready) {
     // A raw I/O packet: an accept's pre-made socket is still ours.
     if (p.kind == op_kind::accept) closesocket(native(op).accept_socket);
     release(*reinterpret_cast<iocp_socket_state*>(e.lpCompletionKey));
@@ -175,6 +190,8 @@ void iocp_port::finish(operation& op) noexcept {
 
 void iocp_port::release(iocp_socket_state& s) noexcept {
   if (s.refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  // Set by close() before it dropped the socket's own reference.
+  if (s.linger != INVALID_SOCKET) unlinger(s);
   delete &s;
   states_.fetch_sub(1, std::memory_order_release);
 }
@@ -186,6 +203,10 @@ operation* iocp_port::take(const OVERLAPPED_ENTRY& e) noexcept {
   if (e.lpOverlapped == nullptr) return nullptr;
   operation& op = *reinterpret_cast<iocp_op_native*>(e.lpOverlapped)->self;
   if (e.lpCompletionKey == key_ready) return &op;
+  if (e.lpCompletionKey == key_file)
+    return file_ops_.on_packet(
+        op, win::ntstatus_to_win32(static_cast<std::int32_t>(e.lpOverlapped->Internal)),
+        e.dwNumberOfBytesTransferred);
   auto& s = *reinterpret_cast<iocp_socket_state*>(e.lpCompletionKey);
   // The status is the NTSTATUS the I/O manager left in Internal (pocore
   // sets 0 there when it posts an immediate success itself).
@@ -238,6 +259,13 @@ void iocp_port::park_batch(const OVERLAPPED_ENTRY* e, ULONG count) noexcept {
     // run() passes stops on (see run()).
     if (e[i].lpOverlapped == nullptr) continue;
     operation& op = *reinterpret_cast<iocp_op_native*>(e[i].lpOverlapped)->self;
+    if (e[i].lpCompletionKey == key_file) {
+      // A file record's packet is settled here (it may go back to the
+      // kernel for the rest of its buffers); once finished it holds no
+      // reference and runs like a posted record.
+      if (operation* done = take(e[i])) batch.push(*done);
+      continue;
+    }
     if (e[i].lpCompletionKey != key_ready) {
       // A raw I/O packet: its status stays in Internal, the byte count
       // goes to InternalHigh (both are ours once the I/O is done).
@@ -270,6 +298,7 @@ std::size_t iocp_port::run(run_mode mode, std::chrono::milliseconds timeout) {
       pass_wake = true;
       break;
     }
+    sweep_lingering(false);
     n += run_local(one, n);
     if (one && n > 0) break;
 
@@ -287,6 +316,9 @@ std::size_t iocp_port::run(run_mode mode, std::chrono::milliseconds timeout) {
         continue;
       }
       int ms = timer_timeout_ms(cap);
+      // Lingering handles are cancelled again every few milliseconds.
+      if (has_lingering_.load(std::memory_order_relaxed) && (ms < 0 || ms > linger_period_ms))
+        ms = linger_period_ms;
       wait_ms = ms < 0 ? INFINITE : static_cast<DWORD>(ms);
     }
     ULONG count = 0;
@@ -384,10 +416,58 @@ void iocp_port::close(socket_state& base) noexcept {
     // too (WINE.md). Their packets still name `s`, which lives on until the
     // last of them has been run (release()).
     CancelIoEx(reinterpret_cast<HANDLE>(h), nullptr);
-    closesocket(h);
+    // Under Wine 8.0 a receive pending at this point can miss the cancel
+    // (CancelIoEx(h, &ov) answers ERROR_NOT_FOUND while data for it is
+    // being delivered) and, once the handle is closed, never completes at
+    // all. Keep the handle until the last operation is done; run()
+    // cancels again meanwhile. Operations hold references, so more than
+    // ours means some may be pending.
+    if (wine_ && s.refs.load(std::memory_order_acquire) > 1) {
+      linger(s, h);
+    } else {
+      closesocket(h);
+    }
   }
   open_sockets().fetch_sub(1, std::memory_order_relaxed);
   release(s);
+}
+
+// ---- Wine: closed sockets whose operations are still pending ----
+
+void iocp_port::linger(iocp_socket_state& s, SOCKET h) noexcept {
+  std::lock_guard lock(linger_mutex_);
+  s.linger = h;
+  s.linger_next = lingering_;
+  lingering_ = &s;
+  has_lingering_.store(true, std::memory_order_relaxed);
+}
+
+// The last reference went: nothing can be pending on the handle now.
+void iocp_port::unlinger(iocp_socket_state& s) noexcept {
+  std::lock_guard lock(linger_mutex_);
+  for (iocp_socket_state** p = &lingering_; *p != nullptr; p = &(*p)->linger_next) {
+    if (*p == &s) {
+      *p = s.linger_next;
+      break;
+    }
+  }
+  closesocket(s.linger);
+  s.linger = INVALID_SOCKET;
+  has_lingering_.store(lingering_ != nullptr, std::memory_order_relaxed);
+}
+
+// Cancels, again, every operation on the lingering handles; at most once
+// per period (any run() thread may do it) unless `now`.
+void iocp_port::sweep_lingering(bool now) noexcept {
+  if (!has_lingering_.load(std::memory_order_relaxed)) return;
+  const ULONGLONG t = GetTickCount64();
+  ULONGLONG last = last_sweep_.load(std::memory_order_relaxed);
+  if (!now && (t - last < linger_period_ms ||
+               !last_sweep_.compare_exchange_strong(last, t, std::memory_order_relaxed)))
+    return;
+  std::lock_guard lock(linger_mutex_);
+  for (iocp_socket_state* s = lingering_; s != nullptr; s = s->linger_next)
+    CancelIoEx(reinterpret_cast<HANDLE>(s->linger), nullptr);
 }
 
 void iocp_port::cancel(socket_state& base, operation* op) noexcept {

@@ -127,6 +127,18 @@ constexpr entry table[] = {
     {ERROR_ACCESS_DENIED, errc::permission_denied},
     {ERROR_NETWORK_ACCESS_DENIED, errc::permission_denied},
     {WSAENAMETOOLONG, errc::name_too_long},
+    {ERROR_FILENAME_EXCED_RANGE, errc::name_too_long},
+
+    // Files (pocore::file).
+    {ERROR_FILE_NOT_FOUND, errc::no_such_file},
+    {ERROR_PATH_NOT_FOUND, errc::no_such_file},
+    {ERROR_INVALID_NAME, errc::no_such_file},
+    {ERROR_FILE_EXISTS, errc::file_exists},
+    {ERROR_ALREADY_EXISTS, errc::file_exists},
+    {ERROR_DIRECTORY, errc::is_a_directory},
+    {ERROR_DISK_FULL, errc::no_space},
+    {ERROR_HANDLE_DISK_FULL, errc::no_space},
+    {ERROR_FILE_TOO_LARGE, errc::no_space},
 };
 
 // NTSTATUS values seen in OVERLAPPED::Internal after a socket operation.

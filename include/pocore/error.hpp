@@ -49,6 +49,10 @@ enum class errc : int {
   try_again,                     ///< name resolution: temporary failure; try again later
   no_recovery,                   ///< name resolution: the name service failed for good
   service_not_found,             ///< name resolution: unknown service for this socket type
+  no_such_file,                  ///< files: no file or directory at the path
+  file_exists,                   ///< files: `exclusive` create of a path that exists
+  is_a_directory,                ///< files: the path names a directory
+  no_space,                      ///< files: the device is full (or the file too large)
 };
 
 /// The category of `pocore::errc`; its name is "pocore".

@@ -8,6 +8,7 @@
 #include "pocore/coro.hpp"
 #include "pocore/endpoint.hpp"
 #include "pocore/error.hpp"
+#include "pocore/file.hpp"
 #include "pocore/native.hpp"
 #include "pocore/operation.hpp"
 #include "pocore/port.hpp"

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string_view>
@@ -26,6 +27,35 @@ struct port_options {
   /// platform default. Asking for a backend that cannot run here is an
   /// error (`errc::backend_unavailable` or `errc::unknown_backend`), never a
   /// silent fallback.
+  ///
+  /// `"deterministic"` is the test backend: it wraps a real backend (see
+  /// `inner`) and runs callbacks in an order drawn from a seed, keeping
+  /// only the order the contract promises (one socket's completions of one
+  /// direction in submission order), and can fail chosen submissions. Options
+  /// follow the name, each after a colon:
+  /// `"deterministic:seed=42:inject=recv/10+connect/3:inner=io_uring"`.
+  /// - `seed=N` (decimal or 0x hex, or `random`): the order's seed; without
+  ///   it the `POCORE_SEED` environment variable, else 1.
+  /// - `inject=K/N+...`: one in N submissions of kind K (`accept`,
+  ///   `connect`, `recv`, `send`, `recv_from`, `send_to`, `disconnect`,
+  ///   or `any`) completes, without touching the socket, with the error a
+  ///   real failure of that kind gives (`connection_aborted` for accept,
+  ///   `connection_refused` for connect, `connection_reset` for stream
+  ///   recv/send/disconnect, `connection_refused` for datagram receives,
+  ///   `no_buffer_space` for datagram sends); without it `POCORE_INJECT`.
+  /// - `inner=NAME`: the real backend underneath (default epoll on Linux,
+  ///   kqueue on the BSDs, iocp on Windows).
+  ///
+  /// With one thread running the port, the same seed and program give the
+  /// same callback order wherever the program decides readiness (posts,
+  /// expired timers, data already sent on loopback); what arrives while the
+  /// port runs still depends on timing. With several threads the choice is
+  /// serialised but callbacks run concurrently, so the order also depends
+  /// on scheduling. Expired timers keep deadline order among themselves.
+  /// It is a test backend: it allocates per submission and takes one lock
+  /// per callback; file operations run on the POSIX file pool (none on
+  /// Windows). A malformed option is `errc::invalid_argument`. The name is
+  /// not listed by compiled_backends(). See deterministic_stats().
   std::string_view backend = {};
 };
 
@@ -97,6 +127,19 @@ class io_port {
  private:
   std::unique_ptr<detail::port_backend> backend_;
 };
+
+/// Figures of a port on the "deterministic" backend.
+struct deterministic_stats {
+  std::uint64_t seed = 0;       ///< the seed in use: `POCORE_SEED=<seed>` replays the run
+  std::uint64_t callbacks = 0;  ///< callbacks run so far
+  std::uint64_t reordered = 0;  ///< callbacks run ahead of a record that finished before them
+  std::uint64_t injected = 0;   ///< submissions failed by injection
+};
+
+/// Fills `out` with the figures of `port` and returns true if it runs the
+/// "deterministic" backend; returns false (and leaves `out` alone)
+/// otherwise.
+bool get_deterministic_stats(const io_port& port, deterministic_stats& out) noexcept;
 
 /// The backends this build can make, in order of preference, as
 /// comma-free names; each entry is usable in `port_options::backend` if it

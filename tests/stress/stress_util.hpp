@@ -49,10 +49,12 @@ constexpr bool sanitized() noexcept {
 inline long handle_count() noexcept {
 #if defined(_WIN32)
   if (pocore_test::on_wine()) {
-    // Wine 8's GetProcessHandleCount answers 0. A Windows process under
-    // Wine is a Linux process, and Wine keeps a host descriptor for every
-    // socket handle it has used, so its host descriptors (seen through the
-    // Z: drive) are the count to watch.
+    // Wine 8's GetProcessHandleCount answers 0. Wine keeps a host
+    // descriptor for every socket handle, so host descriptors are the
+    // count to watch; but Wine opens files in the wineserver, so
+    // Z:\proc\self is the wineserver's and this counts the descriptors
+    // of every Wine process of the prefix (tests/stress/CMakeLists.txt:
+    // such tests run alone).
     WIN32_FIND_DATAA fd;
     HANDLE h = FindFirstFileA("Z:\\proc\\self\\fd\\*", &fd);
     if (h == INVALID_HANDLE_VALUE) return -1;

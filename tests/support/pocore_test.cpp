@@ -2,6 +2,7 @@
 
 #include "pocore_test.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
@@ -274,6 +275,11 @@ void conformance::SetUp() {
   // The suite must test the backend CTest asked for, never a fallback.
   if (const char* want = std::getenv("POCORE_BACKEND"); want != nullptr && *want != '\0') {
     ASSERT_EQ(port_->name(), std::string_view(want));
+  }
+  // The deterministic backend's order is a function of its seed: say which.
+  if (pocore::deterministic_stats st; pocore::get_deterministic_stats(*port_, st)) {
+    std::printf("[ pocore   ] deterministic seed %llu (replay: POCORE_SEED=%llu)\n",
+                static_cast<unsigned long long>(st.seed), static_cast<unsigned long long>(st.seed));
   }
 }
 
