@@ -769,12 +769,16 @@ int main(int argc, char** argv) {
   g_canary.finish();
   bool alive = g_server.alive();
   int fds1 = -1;
-  bool fds_back = alive && eventually(10s, [&] { return (fds1 = g_server.fd_count()) == fds0; });
+  // Back to the baseline or below it: a leak shows as more descriptors than
+  // at the start. (Fewer is no leak: once under ASan the server held 11 when
+  // the baseline was read right after it printed its address, and 9, its
+  // usual count, at the end, every connection closed.)
+  bool fds_back = alive && eventually(10s, [&] { return (fds1 = g_server.fd_count()) <= fds0; });
   note("canary: %ld rounds, %ld failures, slowest %ld ms; server fds %d at start, %d at end",
        g_canary.rounds.load(), g_canary.failures.load(), g_canary.worst_ms.load(), fds0, fds1);
   if (!alive) std::fprintf(stderr, "FAIL: the server died\n");
   if (alive && !fds_back) {
-    std::fprintf(stderr, "FAIL: server descriptors did not return to baseline\n");
+    std::fprintf(stderr, "FAIL: server descriptors did not return to the baseline\n");
     print_tcp_states(ntohs(a.sin_port));
   }
   ok = ok && alive && fds_back && g_canary.failures.load() == 0;
