@@ -151,6 +151,19 @@ class handler_pool {
   fast_lock mutex_;
   block* free_[classes] = {};
   std::size_t count_[classes] = {};
+
+  // The owner cache: the first thread that uses the pool owns a second set
+  // of free lists that only it touches, so while one thread both submits
+  // and runs the callbacks (the common case) a handler costs no lock.
+  // Other threads use the locked lists above. `owner_` names the thread by
+  // the address of a thread_local; it is set once and never changes, and
+  // the owner cache is only ever read by that thread (and the destructor).
+  // Bounded like the locked lists: at most keep_per_class per class.
+  void* allocate_slow(std::size_t c, std::size_t size);
+  void deallocate_slow(block* b, std::size_t c) noexcept;
+  std::atomic<const void*> owner_{nullptr};
+  block* local_[classes] = {};
+  std::uint32_t local_count_[classes] = {};
 };
 
 /// The platform-free part of every port: work counting, timers, the

@@ -1,5 +1,6 @@
 // Copyright 2026 The pocore Authors. SPDX-License-Identifier: Apache-2.0
 
+#include <bit>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -8,37 +9,67 @@
 #include "common/backend.hpp"
 #include "pocore/detail/handler.hpp"
 
+// The slow paths stay out of line so the fast ones save no registers.
+#if defined(__GNUC__)
+#define POCORE_POOL_COLD __attribute__((noinline, cold))
+#elif defined(_MSC_VER)
+#define POCORE_POOL_COLD __declspec(noinline)
+#else
+#define POCORE_POOL_COLD
+#endif
+
 namespace pocore::detail {
 namespace {
 
 // Size class for a block: 0 → 64 bytes, 1 → 128, ... classes-1 → 2048.
 // Larger blocks bypass the pool.
 constexpr std::size_t min_block = 64;
+constexpr int min_block_log2 = 6;
+static_assert(std::size_t{1} << min_block_log2 == min_block);
 
-std::size_t class_of(std::size_t size) noexcept {
-  std::size_t c = 0, cap = min_block;
-  while (cap < size) {
-    cap <<= 1;
-    ++c;
-  }
-  return c;
+// The smallest c with (min_block << c) >= size, without a loop.
+// (size 0 wraps to a class past the last and so bypasses the pool.)
+inline std::size_t class_of(std::size_t size) noexcept {
+  return static_cast<std::size_t>(std::bit_width((size - 1) >> min_block_log2));
 }
 
 std::size_t class_size(std::size_t c) noexcept { return min_block << c; }
 
+// The calling thread's identity: the address of a thread-local object is
+// distinct for every live thread and costs no call to take.
+thread_local char thread_tag = 0;
+inline const void* this_thread_tag() noexcept { return &thread_tag; }
+
 }  // namespace
 
 handler_pool::~handler_pool() {
+  // The port is being destroyed: no thread uses the pool any more, so both
+  // sets of lists can be freed from here.
   for (std::size_t c = 0; c < classes; ++c) {
     while (block* b = free_[c]) {
       free_[c] = b->next;
       ::operator delete(b);
     }
+    while (block* b = local_[c]) {
+      local_[c] = b->next;
+      ::operator delete(b);
+    }
   }
 }
 
-void* handler_pool::allocate(std::size_t size) {
-  std::size_t c = class_of(size);
+inline void* handler_pool::allocate(std::size_t size) {
+  const std::size_t c = class_of(size);
+  if (c < classes && owner_.load(std::memory_order_relaxed) == this_thread_tag()) {
+    if (block* b = local_[c]) [[likely]] {
+      local_[c] = b->next;
+      --local_count_[c];
+      return b;
+    }
+  }
+  return allocate_slow(c, size);
+}
+
+POCORE_POOL_COLD void* handler_pool::allocate_slow(std::size_t c, std::size_t size) {
   if (c >= classes) return ::operator new(size);
   {
     std::lock_guard lock(mutex_);
@@ -51,23 +82,42 @@ void* handler_pool::allocate(std::size_t size) {
   return ::operator new(class_size(c));
 }
 
-void handler_pool::deallocate(void* p, std::size_t size) noexcept {
-  std::size_t c = class_of(size);
+inline void handler_pool::deallocate(void* p, std::size_t size) noexcept {
+  const std::size_t c = class_of(size);
+  if (c < classes) {
+    const void* me = this_thread_tag();
+    const void* owner = owner_.load(std::memory_order_relaxed);
+    if (owner == nullptr) [[unlikely]] {
+      // First use: the thread that frees first (the one running the port)
+      // takes the owner cache. Only one thread wins; it keeps it.
+      if (owner_.compare_exchange_strong(owner, me, std::memory_order_relaxed)) owner = me;
+    }
+    if (owner == me && local_count_[c] < keep_per_class) [[likely]] {
+      auto* b = static_cast<block*>(p);
+      b->next = local_[c];
+      local_[c] = b;
+      ++local_count_[c];
+      return;
+    }
+  }
+  deallocate_slow(static_cast<block*>(p), c);
+}
+
+POCORE_POOL_COLD void handler_pool::deallocate_slow(block* b, std::size_t c) noexcept {
   if (c >= classes) {
-    ::operator delete(p);
+    ::operator delete(b);
     return;
   }
   {
     std::lock_guard lock(mutex_);
     if (count_[c] < keep_per_class) {
-      auto* b = static_cast<block*>(p);
       b->next = free_[c];
       free_[c] = b;
       ++count_[c];
       return;
     }
   }
-  ::operator delete(p);
+  ::operator delete(b);
 }
 
 void* handler_allocate(io_port& port, std::size_t size) {
@@ -86,3 +136,5 @@ void no_port_for_handler() {
 }
 
 }  // namespace pocore::detail
+
+#undef POCORE_POOL_COLD

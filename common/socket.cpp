@@ -5,6 +5,8 @@
 
 #include "pocore/socket.hpp"
 
+#include <atomic>
+
 #include "common/sys.hpp"
 
 namespace pocore {
@@ -45,6 +47,48 @@ bool begin(io_port* port, detail::socket_state* s, operation& op, op_kind kind, 
   }
   port->backend().work_started();
   return true;
+}
+
+// The system error category, cached so that clearing a record's error on
+// the fast path costs one load instead of a guarded static (whose rare
+// initialisation would make every call save registers). Null until the
+// first submission, which takes the slow path and fills it in.
+std::atomic<const std::error_category*> system_cat{nullptr};
+
+// The complete, rarely taken path: fills in the cache, prepares the record
+// and either submits it or completes it with bad_descriptor through the
+// port. Kept out of submit_one() so the fast path is a straight line that
+// ends in the backend call.
+void submit_slow(io_port* port, detail::socket_state* s, operation& op, op_kind kind,
+                 const void* bufs, std::size_t nbufs, const endpoint* ep) noexcept {
+  system_cat.store(&std::system_category(), std::memory_order_relaxed);
+  if (begin(port, s, op, kind, bufs, nbufs)) port->backend().submit(*s, op, ep);
+}
+
+// The submission every overlapped call makes: when the socket is open,
+// prepare the record, count the work and hand it to the backend (a tail
+// call); anything unusual goes to submit_slow().
+inline void submit_one(io_port* port, detail::socket_state* s, operation& op, op_kind kind,
+                       const void* bufs, std::size_t nbufs, const endpoint* ep) noexcept {
+  const std::error_category* cat = system_cat.load(std::memory_order_relaxed);
+  if (s == nullptr || cat == nullptr) [[unlikely]] {
+    submit_slow(port, s, op, kind, bufs, nbufs, ep);
+    return;
+  }
+  auto& p = priv(op);
+  p.kind = kind;
+  p.owner = s;
+  p.bufs = bufs;
+  p.nbufs = nbufs;
+  p.progress = 0;
+  p.state = 0;
+  p.flags = 0;
+  op.error.assign(0, *cat);
+  op.bytes = 0;
+  // An open socket always has a port (state_ is only set with one).
+  detail::port_backend& b = port->backend();
+  b.work_started();
+  b.submit(*s, op, ep);
 }
 
 }  // namespace
@@ -184,65 +228,54 @@ endpoint socket::remote_endpoint(std::error_code& ec) const noexcept {
 void socket::async_accept(accept_operation& op) noexcept {
   op.accepted = socket(*port_);
   op.peer = endpoint{};
-  if (begin(port_, state_, op, op_kind::accept, nullptr, 0))
-    port_->backend().submit(*state_, op, nullptr);
+  submit_one(port_, state_, op, op_kind::accept, nullptr, 0, nullptr);
 }
 
 void socket::async_connect(operation& op, const endpoint& ep) noexcept {
-  if (begin(port_, state_, op, op_kind::connect, nullptr, 0))
-    port_->backend().submit(*state_, op, &ep);
+  submit_one(port_, state_, op, op_kind::connect, nullptr, 0, &ep);
 }
 
 void socket::async_recv(operation& op, buffer b) noexcept {
   priv(op).single = b;
-  if (begin(port_, state_, op, op_kind::recv, &priv(op).single, 1))
-    port_->backend().submit(*state_, op, nullptr);
+  submit_one(port_, state_, op, op_kind::recv, &priv(op).single, 1, nullptr);
 }
 
 void socket::async_recv(operation& op, std::span<const buffer> bufs) noexcept {
-  if (begin(port_, state_, op, op_kind::recv, bufs.data(), bufs.size()))
-    port_->backend().submit(*state_, op, nullptr);
+  submit_one(port_, state_, op, op_kind::recv, bufs.data(), bufs.size(), nullptr);
 }
 
 void socket::async_send(operation& op, const_buffer b) noexcept {
   // const_buffer and buffer share one layout; the single slot holds either.
   priv(op).single = buffer{const_cast<void*>(b.data), b.size};
-  if (begin(port_, state_, op, op_kind::send, &priv(op).single, 1))
-    port_->backend().submit(*state_, op, nullptr);
+  submit_one(port_, state_, op, op_kind::send, &priv(op).single, 1, nullptr);
 }
 
 void socket::async_send(operation& op, std::span<const const_buffer> bufs) noexcept {
-  if (begin(port_, state_, op, op_kind::send, bufs.data(), bufs.size()))
-    port_->backend().submit(*state_, op, nullptr);
+  submit_one(port_, state_, op, op_kind::send, bufs.data(), bufs.size(), nullptr);
 }
 
 void socket::async_recv_from(datagram_operation& op, buffer b) noexcept {
   op.peer = endpoint{};
   priv(op).single = b;
-  if (begin(port_, state_, op, op_kind::recv_from, &priv(op).single, 1))
-    port_->backend().submit(*state_, op, nullptr);
+  submit_one(port_, state_, op, op_kind::recv_from, &priv(op).single, 1, nullptr);
 }
 
 void socket::async_recv_from(datagram_operation& op, std::span<const buffer> bufs) noexcept {
   op.peer = endpoint{};
-  if (begin(port_, state_, op, op_kind::recv_from, bufs.data(), bufs.size()))
-    port_->backend().submit(*state_, op, nullptr);
+  submit_one(port_, state_, op, op_kind::recv_from, bufs.data(), bufs.size(), nullptr);
 }
 
 void socket::async_send_to(datagram_operation& op, const_buffer b) noexcept {
   priv(op).single = buffer{const_cast<void*>(b.data), b.size};
-  if (begin(port_, state_, op, op_kind::send_to, &priv(op).single, 1))
-    port_->backend().submit(*state_, op, nullptr);
+  submit_one(port_, state_, op, op_kind::send_to, &priv(op).single, 1, nullptr);
 }
 
 void socket::async_send_to(datagram_operation& op, std::span<const const_buffer> bufs) noexcept {
-  if (begin(port_, state_, op, op_kind::send_to, bufs.data(), bufs.size()))
-    port_->backend().submit(*state_, op, nullptr);
+  submit_one(port_, state_, op, op_kind::send_to, bufs.data(), bufs.size(), nullptr);
 }
 
 void socket::async_disconnect(operation& op) noexcept {
-  if (begin(port_, state_, op, op_kind::disconnect, nullptr, 0))
-    port_->backend().submit(*state_, op, nullptr);
+  submit_one(port_, state_, op, op_kind::disconnect, nullptr, 0, nullptr);
 }
 
 void socket::cancel(operation& op) noexcept {
