@@ -131,6 +131,27 @@ inline int ms_until(std::int64_t deadline_ns) noexcept {
                                               : static_cast<int>(ms);
 }
 
+/// A run call's mode and timeout, decoded once per call.
+struct run_limits {
+  bool one = false;           ///< return after one callback
+  bool polling = false;       ///< never wait
+  bool bounded = false;       ///< wait no later than `deadline`
+  std::int64_t deadline = 0;  ///< steady ns, when bounded
+
+  static run_limits of(run_mode mode, std::chrono::milliseconds timeout) noexcept {
+    run_limits l;
+    l.polling = mode == run_mode::poll || mode == run_mode::poll_one;
+    l.one = mode == run_mode::run_one || mode == run_mode::poll_one;
+    l.bounded = mode == run_mode::run_one && timeout.count() >= 0;
+    if (l.bounded)
+      l.deadline =
+          steady_now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
+    return l;
+  }
+  /// The longest wait allowed now, in ms: 0 never wait, -1 no bound.
+  int cap() const noexcept { return polling ? 0 : bounded ? ms_until(deadline) : -1; }
+};
+
 /// A per-port pool of convenience-handler blocks in power-of-two size
 /// classes, so a steady stream of lambda operations stops allocating.
 class handler_pool {

@@ -30,10 +30,15 @@ class fast_lock {
     return state_.compare_exchange_strong(c, 1, std::memory_order_acquire);
   }
   void unlock() noexcept {
-    if (state_.exchange(0, std::memory_order_release) == 2) state_.notify_one();
+    if (state_.exchange(0, std::memory_order_release) == 2) [[unlikely]]
+      wake_one();
   }
 
  private:
+  // Out of line: inlined, the wake-up would make every function that
+  // unlocks save the registers the futex call clobbers.
+  [[gnu::noinline, gnu::cold]] void wake_one() noexcept { state_.notify_one(); }
+
   void lock_slow(int c) noexcept {
     if (c != 2) c = state_.exchange(2, std::memory_order_acquire);
     while (c != 0) {

@@ -5,24 +5,29 @@
 // No allocation; not thread-safe (callers hold the owning lock).
 
 #include <cstddef>
+#include <type_traits>
 
 #include "common/op_access.hpp"
 #include "pocore/error.hpp"
 
 namespace pocore::detail {
 
-class op_queue {
+// Counted (op_queue) keeps its length for size(); op_list does not, and
+// is two pointers: a socket's per-direction queues, where neither the
+// count nor the word it takes is wanted on the hot path.
+template <bool Counted>
+class basic_op_queue {
  public:
-  op_queue() noexcept = default;
-  op_queue(const op_queue&) = delete;
-  op_queue& operator=(const op_queue&) = delete;
-  op_queue(op_queue&& o) noexcept : head_(o.head_), tail_(o.tail_), size_(o.size_) {
+  basic_op_queue() noexcept = default;
+  basic_op_queue(const basic_op_queue&) = delete;
+  basic_op_queue& operator=(const basic_op_queue&) = delete;
+  basic_op_queue(basic_op_queue&& o) noexcept : head_(o.head_), tail_(o.tail_), size_(o.size_) {
     o.head_ = o.tail_ = nullptr;
-    o.size_ = 0;
+    o.size_ = {};
   }
 
   bool empty() const noexcept { return head_ == nullptr; }
-  std::size_t size() const noexcept { return size_; }
+  std::size_t size() const noexcept requires Counted { return size_; }
   operation* front() const noexcept { return head_; }
 
   void push(operation& op) noexcept {
@@ -32,30 +37,30 @@ class op_queue {
     else
       head_ = &op;
     tail_ = &op;
-    ++size_;
+    if constexpr (Counted) ++size_;
   }
 
+  // The popped record's link is left as it was: push() sets it again.
   operation* pop() noexcept {
     operation* op = head_;
     if (op == nullptr) return nullptr;
     head_ = priv(*op).next;
     if (head_ == nullptr) tail_ = nullptr;
-    priv(*op).next = nullptr;
-    --size_;
+    if constexpr (Counted) --size_;
     return op;
   }
 
   /// Moves every element of `other` to the back of this queue.
-  void splice(op_queue& other) noexcept {
+  void splice(basic_op_queue& other) noexcept {
     if (other.head_ == nullptr) return;
     if (tail_ != nullptr)
       priv(*tail_).next = other.head_;
     else
       head_ = other.head_;
     tail_ = other.tail_;
-    size_ += other.size_;
+    if constexpr (Counted) size_ += other.size_;
     other.head_ = other.tail_ = nullptr;
-    other.size_ = 0;
+    other.size_ = {};
   }
 
   /// Unlinks `op` if it is queued here; true if it was.
@@ -69,19 +74,22 @@ class op_queue {
       else
         head_ = next;
       if (tail_ == cur) tail_ = prev;
-      priv(*cur).next = nullptr;
-      --size_;
+      if constexpr (Counted) --size_;
       return true;
     }
     return false;
   }
 
  private:
+  struct no_count {};
   static op_private& priv(operation& op) noexcept { return op_access::priv(op); }
   operation* head_ = nullptr;
   operation* tail_ = nullptr;
-  std::size_t size_ = 0;
+  [[no_unique_address]] std::conditional_t<Counted, std::size_t, no_count> size_{};
 };
+
+using op_queue = basic_op_queue<true>;
+using op_list = basic_op_queue<false>;
 
 /// Completes `op` as cancelled, with the bytes it had already moved (a
 /// send cut short says how much went out).
@@ -91,7 +99,8 @@ inline void abort_op(operation& op) noexcept {
 }
 
 /// Aborts every operation of `q` into `done`, in order.
-inline void abort_all(op_queue& q, op_queue& done) noexcept {
+template <bool Counted>
+void abort_all(basic_op_queue<Counted>& q, op_queue& done) noexcept {
   while (operation* op = q.pop()) {
     abort_op(*op);
     done.push(*op);

@@ -38,10 +38,10 @@ proactor::~proactor() {
 
 proactor_socket* proactor::allocate_socket() noexcept {
   std::lock_guard lock(pool_mutex_);
-  if (free_ != nullptr) {
-    proactor_socket* s = free_;
+  if (free_ != 0) {
+    proactor_socket* s = lookup(free_ - 1);
     free_ = s->next_free;
-    s->next_free = nullptr;
+    s->next_free = 0;
     return s;
   }
   if (used_ >= max_chunks * chunk_size) return nullptr;
@@ -61,7 +61,7 @@ proactor_socket* proactor::allocate_socket() noexcept {
 void proactor::release_socket(proactor_socket& s) noexcept {
   std::lock_guard lock(pool_mutex_);
   s.next_free = free_;
-  free_ = &s;
+  free_ = s.index + 1;
 }
 
 socket_state* proactor::attach(native_handle_type h, address_family family, socket_type type,
@@ -121,7 +121,7 @@ void proactor::close(socket_state& state) noexcept {
 
 // ---- submission ----
 
-bool proactor::park(proactor_socket& s, op_queue& q, operation& op, op_queue& done) noexcept {
+bool proactor::park(proactor_socket& s, op_list& q, operation& op, op_queue& done) noexcept {
   if (s.registered) return true;
   if (auto ec = source_add(s)) {
     q.remove(op);
@@ -240,13 +240,8 @@ void proactor::restart() noexcept { stopped_.store(false, std::memory_order_seq_
 
 std::size_t proactor::run(run_mode mode, std::chrono::milliseconds timeout) {
   if (stopped() || outstanding() == 0) return 0;
-  const bool polling = mode == run_mode::poll || mode == run_mode::poll_one;
-  const bool one = mode == run_mode::run_one || mode == run_mode::poll_one;
-  const bool bounded = mode == run_mode::run_one && timeout.count() >= 0;
-  const std::int64_t deadline =
-      bounded
-          ? steady_now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count()
-          : 0;
+  const run_limits limits = run_limits::of(mode, timeout);
+  const bool one = limits.one;
   // A nested run() on this port: what the outer one kept goes first.
   if (tls_run.port == this && !tls_run.list->empty()) publish(*tls_run.list);
   op_queue mine;
@@ -279,12 +274,7 @@ std::size_t proactor::run(run_mode mode, std::chrono::milliseconds timeout) {
       continue;
     }
     if (outstanding() == 0) break;
-    int cap = -1;
-    if (polling) {
-      cap = 0;
-    } else if (bounded) {
-      cap = ms_until(deadline);
-    }
+    const int cap = limits.cap();
     if (cap == 0) {
       if (polled) break;  // one last non-blocking look found nothing
       polled = true;

@@ -80,11 +80,15 @@ namespace pocore::detail {
 /// dropped, and a reused descriptor number never runs an old socket's
 /// operations.
 struct proactor_socket final : socket_state {
+  // 64 bytes: a state is found by shifting its index, and an idle
+  // connection costs no more than it must.
   fast_lock mutex;
-  op_queue read_q;   ///< recv, recv_from, accept
-  op_queue write_q;  ///< send, send_to, connect, disconnect
   std::uint32_t index = 0;
+  op_list read_q;   ///< recv, recv_from, accept
+  op_list write_q;  ///< send, send_to, connect, disconnect
   std::uint32_t generation = 0;
+  /// The next free state's index + 1 while on the pool's free list, else 0.
+  std::uint32_t next_free = 0;
   bool closed = true;
   bool registered = false;  ///< known to the readiness source
   /// The source reported a state that stays readable without a further
@@ -99,12 +103,12 @@ struct proactor_socket final : socket_state {
   // edge-triggered source reports every later change of state.
   bool read_ready = true;
   bool write_ready = true;
-  proactor_socket* next_free = nullptr;
 
   std::uint64_t token() const noexcept {
     return (static_cast<std::uint64_t>(generation) << 32) | index;
   }
 };
+static_assert(sizeof(proactor_socket) == 64);
 
 /// What a non-blocking attempt came to.
 enum class perform_result : std::uint8_t { done, would_block };
@@ -167,12 +171,12 @@ class proactor : public port_backend {
 
  private:
   // Runs `q` until its front would block; finished ops move to `done`.
-  void run_queue(proactor_socket& s, op_queue& q, bool& ready, op_queue& done) noexcept;
+  void run_queue(proactor_socket& s, op_list& q, bool& ready, op_queue& done) noexcept;
   // run_queue()'s body, inlined into the hot paths (proactor_ops.cpp).
-  void run_queue_inline(proactor_socket& s, op_queue& q, bool& ready, op_queue& done) noexcept;
+  void run_queue_inline(proactor_socket& s, op_list& q, bool& ready, op_queue& done) noexcept;
   // Queues `op` behind its direction's queue; registers the socket if it
   // is not yet. Returns false (op untouched) if registration failed.
-  bool park(proactor_socket& s, op_queue& q, operation& op, op_queue& done) noexcept;
+  bool park(proactor_socket& s, op_list& q, operation& op, op_queue& done) noexcept;
   // Moves finished ops to the completion queue. Called with the socket's
   // lock still held, so one socket's completions keep their order even
   // when several threads produce them. The sole run() thread keeps what
@@ -246,7 +250,7 @@ class proactor : public port_backend {
   fast_lock pool_mutex_;
   std::atomic<chunk*> chunks_[max_chunks] = {};
   std::uint32_t used_ = 0;  // indices handed out so far
-  proactor_socket* free_ = nullptr;
+  std::uint32_t free_ = 0;  // the first free state's index + 1, or 0
 };
 
 }  // namespace pocore::detail

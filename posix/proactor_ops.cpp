@@ -460,11 +460,11 @@ perform_result perform_op(proactor& port, proactor_socket& s, operation& op) noe
 // The hot path lives here rather than in proactor.cpp, so the attempts
 // above inline into it: submission, readiness and the queue runner.
 
-void proactor::run_queue(proactor_socket& s, op_queue& q, bool& ready, op_queue& done) noexcept {
+void proactor::run_queue(proactor_socket& s, op_list& q, bool& ready, op_queue& done) noexcept {
   run_queue_inline(s, q, ready, done);
 }
 
-[[gnu::always_inline]] inline void proactor::run_queue_inline(proactor_socket& s, op_queue& q,
+[[gnu::always_inline]] inline void proactor::run_queue_inline(proactor_socket& s, op_list& q,
                                                               bool& ready,
                                                               op_queue& done) noexcept {
   const bool stream = s.type == socket_type::stream;
@@ -490,7 +490,7 @@ void proactor::run_queue(proactor_socket& s, op_queue& q, bool& ready, op_queue&
 template <bool Send>
 [[gnu::always_inline]] inline void proactor::submit_stream(proactor_socket& s,
                                                            operation& op) noexcept {
-  op_queue& q = Send ? s.write_q : s.read_q;
+  op_list& q = Send ? s.write_q : s.read_q;
   std::lock_guard lock(s.mutex);
   if (s.closed) [[unlikely]] {
     op.error = make_error_code(errc::bad_descriptor);
@@ -535,7 +535,7 @@ void proactor::submit_other(proactor_socket& s, operation& op, const endpoint* e
     }
   }
   std::lock_guard lock(s.mutex);
-  op_queue* q = nullptr;
+  op_list* q = nullptr;
   bool* ready = nullptr;
   switch (priv(op).kind) {
     case op_kind::recv:
