@@ -150,6 +150,7 @@ bool uring_port::issue(uring_socket& s, operation& op) noexcept {
       if (stream && p.nbufs == 1) {
         const auto& b = static_cast<const buffer*>(p.bufs)[0];
         io_uring_prep_recv(sqe, fd, b.data, clamp_len(b.size), 0);
+        p.state = uring_state_hot;  // its CQE may take the fast path
         break;
       }
       [[fallthrough]];
@@ -175,6 +176,7 @@ bool uring_port::issue(uring_socket& s, operation& op) noexcept {
           const auto& b = static_cast<const const_buffer*>(p.bufs)[0];
           io_uring_prep_send(sqe, fd, static_cast<const char*>(b.data) + p.progress,
                              clamp_len(b.size - p.progress), MSG_NOSIGNAL);
+          p.state = uring_state_hot;
           break;
         }
         c->write_msg = msghdr{};
@@ -235,7 +237,6 @@ void uring_port::request_cancel(operation& op) noexcept {
   if (sqe == nullptr) return;  // the record still completes with its request
   io_uring_prep_cancel64(sqe, static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&op)), 0);
   io_uring_sqe_set_data64(sqe, uring_tag_cancel);
-  ++sq_pending_;
   // At once, even on a run() thread: the record cannot finish meanwhile
   // (its CQE needs the socket's lock, which the caller holds), so the
   // cancel reaches the kernel before the record could be resubmitted under

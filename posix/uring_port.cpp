@@ -137,7 +137,6 @@ io_uring_sqe* uring_port::sqe_locked() noexcept {
 }
 
 void uring_port::prepared_locked() noexcept {
-  ++sq_pending_;
   // seq_cst: pairs with the reaper's in_kernel_ store (see flush_locked).
   sq_dirty_.store(true, std::memory_order_seq_cst);
   // A thread outside run() may not come back to flush: submit now.
@@ -145,7 +144,10 @@ void uring_port::prepared_locked() noexcept {
 }
 
 void uring_port::flush_locked() noexcept {
-  if (sq_pending_ == 0) return;
+  if (io_uring_sq_ready(&ring_) == 0) {
+    sq_dirty_.store(false, std::memory_order_relaxed);
+    return;
+  }
   // -EBUSY/-EAGAIN (completions backed up, no memory for the request): the
   // SQEs stay in the SQ and the next flush offers them again. But while the
   // reaper sleeps in the kernel nobody flushes until a completion wakes it,
@@ -166,8 +168,7 @@ void uring_port::flush_locked() noexcept {
       break;
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
-  sq_pending_ = io_uring_sq_ready(&ring_);
-  sq_dirty_.store(sq_pending_ != 0, std::memory_order_seq_cst);
+  sq_dirty_.store(io_uring_sq_ready(&ring_) != 0, std::memory_order_seq_cst);
 }
 
 void uring_port::flush() noexcept {
@@ -190,7 +191,6 @@ void uring_port::submit_nop() noexcept {
   }
   io_uring_prep_nop(sqe);
   io_uring_sqe_set_data64(sqe, uring_tag_wake);
-  ++sq_pending_;
   flush_locked();
 }
 
@@ -251,7 +251,7 @@ void uring_port::close(socket_state& state) noexcept {
     {
       std::lock_guard sq(sq_mutex_);
       flush_locked();
-      if (sq_pending_ != 0) forget_fd(ring_, s.handle);
+      if (io_uring_sq_ready(&ring_) != 0) forget_fd(ring_, s.handle);
     }
     sys::close_handle(s.handle);
     s.handle = invalid_native_handle;
@@ -264,39 +264,73 @@ void uring_port::close(socket_state& state) noexcept {
 
 // ---- submission and cancel ----
 
-[[gnu::always_inline]] inline bool uring_port::issue_hot(uring_socket& s, operation& op,
-                                                         bool write) noexcept {
+void uring_port::submit(socket_state& state, operation& op, const endpoint* ep) noexcept {
+  // The fast path: a one-buffer stream recv or send of at least one byte
+  // on a direction with nothing in the ring (so nothing waiting either: a
+  // queue only fills behind an active record) goes straight into the
+  // ring, as start_next() would put it there. Kept free of calls but the
+  // one at its end, so it saves few registers; a lock it cannot take at
+  // once, a full SQ and everything else go to submit_slow(), which does
+  // the same the general way.
+  auto& s = static_cast<uring_socket&>(state);
   auto& p = priv(op);
-  // An SQE's length is 32 bits and the kernel moves at most MAX_RW_COUNT
-  // per call anyway; a stream op goes round again for the rest.
-  constexpr std::size_t max_rw = 0x7ffff000;
-  std::lock_guard lock(sq_mutex_);
-  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-  if (sqe == nullptr) sqe = sqe_locked();  // flushes the full SQ and tries again
-  if (sqe == nullptr) {
-    op.bytes = p.progress;
-    op.error = make_ec(errc::no_buffer_space);
-    return false;
+  const op_kind kind = p.kind;
+  const bool write = kind == op_kind::send;
+  if ((kind == op_kind::recv || write) && p.nbufs == 1 && s.type == socket_type::stream &&
+      (write ? static_cast<const const_buffer*>(p.bufs)->size
+             : static_cast<const buffer*>(p.bufs)->size) != 0 &&
+      s.mutex.try_lock()) {
+    operation*& active = write ? s.write_active : s.read_active;
+    if (!s.closed && active == nullptr && sq_mutex_.try_lock()) {
+      io_uring_sq& sq = ring_.sq;
+      const unsigned tail = sq.sqe_tail;
+      if (tail - io_uring_smp_load_acquire(sq.khead) < sq.ring_entries) {
+        // An SQE's length is 32 bits and the kernel moves at most
+        // MAX_RW_COUNT per call anyway; a stream op goes round again.
+        constexpr std::size_t max_rw = 0x7ffff000;
+        const void* data;
+        std::size_t n;
+        if (write) {
+          const auto& b = *static_cast<const const_buffer*>(p.bufs);
+          data = static_cast<const char*>(b.data) + p.progress;
+          n = b.size - p.progress;
+        } else {
+          const auto& b = *static_cast<const buffer*>(p.bufs);
+          data = b.data;
+          n = b.size;
+        }
+        io_uring_sqe* sqe = &sq.sqes[tail & sq.ring_mask];
+        *sqe = io_uring_sqe{};
+        sqe->opcode = write ? IORING_OP_SEND : IORING_OP_RECV;
+        sqe->fd = s.handle;
+        sqe->addr = reinterpret_cast<std::uintptr_t>(data);
+        sqe->len = static_cast<unsigned>(n < max_rw ? n : max_rw);
+        sqe->msg_flags = write ? MSG_NOSIGNAL : 0;
+        // Everything the CQE's fast path reads before it takes the
+        // socket's lock is written before the hand-off (see reap()).
+        p.state = uring_state_hot;
+        POCORE_URING_HANDOFF(&op);
+        sqe->user_data = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&op));
+        sq.sqe_tail = tail + 1;
+        // seq_cst: pairs with the reaper's in_kernel_ store (flush_locked).
+        sq_dirty_.store(true, std::memory_order_seq_cst);
+        active = &op;
+        ++s.inflight;
+        sq_mutex_.unlock();
+        s.mutex.unlock();
+        // A thread outside run() may not come back to flush: submit now.
+        // The socket's lock is not needed for that: close() flushes too.
+        if (tls_running != this) flush();
+        return;
+      }
+      sq_mutex_.unlock();
+    }
+    s.mutex.unlock();
   }
-  if (write) {
-    const auto& b = static_cast<const const_buffer*>(p.bufs)[0];
-    const std::size_t n = b.size - p.progress;
-    io_uring_prep_send(sqe, s.handle, static_cast<const char*>(b.data) + p.progress,
-                       static_cast<unsigned>(n < max_rw ? n : max_rw), MSG_NOSIGNAL);
-  } else {
-    const auto& b = static_cast<const buffer*>(p.bufs)[0];
-    io_uring_prep_recv(sqe, s.handle, b.data,
-                       static_cast<unsigned>(b.size < max_rw ? b.size : max_rw), 0);
-  }
-  POCORE_URING_HANDOFF(&op);
-  io_uring_sqe_set_data64(sqe, static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&op)));
-  prepared_locked();
-  ++s.inflight;
-  return true;
+  submit_slow(s, op, ep);
 }
 
-void uring_port::submit(socket_state& state, operation& op, const endpoint* ep) noexcept {
-  auto& s = static_cast<uring_socket&>(state);
+void uring_port::submit_slow(uring_socket& s, operation& op, const endpoint* ep) noexcept {
   auto& p = priv(op);
   if (p.kind == op_kind::send_to) {
     auto& d = static_cast<datagram_operation&>(op);
@@ -311,21 +345,6 @@ void uring_port::submit(socket_state& state, operation& op, const endpoint* ep) 
   {
     std::lock_guard lock(s.mutex);
     const bool write = uring_is_write(p.kind);
-    // The hot path: a one-buffer stream recv or send on a direction with
-    // nothing in the ring and nothing waiting goes straight into the ring,
-    // as start_next() would put it there, without passing through the queue.
-    if ((p.kind == op_kind::recv || p.kind == op_kind::send) && !s.closed &&
-        s.type == socket_type::stream && p.nbufs == 1 &&
-        (write ? s.write_active : s.read_active) == nullptr &&
-        (write ? s.write_q : s.read_q).empty() &&
-        (write ? static_cast<const const_buffer*>(p.bufs)[0].size
-               : static_cast<const buffer*>(p.bufs)[0].size) != 0) {
-      if (issue_hot(s, op, write))
-        (write ? s.write_active : s.read_active) = &op;
-      else
-        complete_one(op);
-      return;
-    }
     if (s.closed) {
       op.error = make_ec(errc::bad_descriptor);
       done.push(op);
@@ -384,7 +403,37 @@ void uring_port::cancel(socket_state& state, operation* op) noexcept {
 
 // ---- completions ----
 
-[[gnu::always_inline]] inline void uring_port::on_cqe(std::uint64_t user_data, int res) noexcept {
+[[gnu::always_inline]] inline bool uring_port::finish_hot(operation& op, int res,
+                                                          op_queue* solo) noexcept {
+  auto& p = priv(op);
+  if (p.state != uring_state_hot || res <= 0) return false;
+  auto& s = *static_cast<uring_socket*>(p.owner);
+  if (!s.mutex.try_lock()) return false;
+  const bool write = p.kind == op_kind::send;
+  // A recv that got data is done; a send only once it went out whole.
+  const std::size_t n = static_cast<std::size_t>(res) + p.progress;
+  if (p.flags != 0 || s.closed || (write && n < static_cast<const const_buffer*>(p.bufs)->size) ||
+      !(write ? s.write_q : s.read_q).empty()) {
+    s.mutex.unlock();
+    return false;
+  }
+  --s.inflight;
+  (write ? s.write_active : s.read_active) = nullptr;
+  p.progress = n;
+  // op.error is still the success the front end set: nothing on the way
+  // into the ring and back sets it unless the record finishes so.
+  op.bytes = n;
+  // Still under the socket's lock, so one socket's completions reach the
+  // queue in order even when another thread cancels meanwhile.
+  if (solo != nullptr)
+    solo->push(op);
+  else
+    complete_one(op);
+  s.mutex.unlock();
+  return true;
+}
+
+void uring_port::on_cqe(std::uint64_t user_data, int res) noexcept {
   if (user_data < uring_tag_limit) {  // a wake-up NOP or a cancel's own result
     if (user_data == uring_tag_wake) kicked_.store(false);
     return;
@@ -402,26 +451,7 @@ void uring_port::cancel(socket_state& state, operation* op) noexcept {
     std::lock_guard lock(s.mutex);
     --s.inflight;
     const op_kind kind = p.kind;
-    bool finished;
-    // The hot path, as in finish_op(): a stream recv that got data, a
-    // one-buffer stream send that went out whole, on an open socket
-    // nobody cancels.
-    if (res > 0 && p.flags == 0 && !s.closed && s.type == socket_type::stream &&
-        (kind == op_kind::recv || (kind == op_kind::send && p.nbufs == 1 &&
-                                   p.progress + static_cast<std::size_t>(res) >=
-                                       static_cast<const const_buffer*>(p.bufs)[0].size))) {
-      if (kind == op_kind::send) {
-        p.progress += static_cast<std::size_t>(res);
-        op.bytes = p.progress;
-      } else {
-        op.bytes = static_cast<std::size_t>(res);
-      }
-      clear_error(op.error);
-      finished = true;
-    } else {
-      finished = finish_op(s, op, res);
-    }
-    if (finished) {
+    if (finish_op(s, op, res)) {
       const bool write = uring_is_write(kind);
       (write ? s.write_active : s.read_active) = nullptr;
       // Still under the socket's lock, so one socket's completions reach
@@ -525,17 +555,17 @@ void uring_port::stop() noexcept {
 void uring_port::restart() noexcept { stopped_.store(false, std::memory_order_seq_cst); }
 
 bool uring_port::reap() noexcept {
-  // Copy the CQEs out and hand their slots back before processing, so the
-  // kernel has room while records are finished and re-issued. The CQ is
-  // walked by hand (this thread is its only consumer, as reaper): one
-  // acquire load of the tail and one release store of the head per batch.
-  constexpr unsigned batch = 64;
+  // The CQ is walked by hand (this thread is its only consumer, as
+  // reaper): one acquire load of the tail and one release store of the
+  // head per batch, the CQEs read in place. Finishing a record never
+  // waits for the kernel to post more (a full CQ meanwhile is what NODROP
+  // survives), and no callback runs in here.
   io_uring_cq& cq = ring_.cq;
   bool any = false;
   for (;;) {
     const unsigned head = *cq.khead;
-    unsigned n = io_uring_smp_load_acquire(cq.ktail) - head;
-    if (n == 0) {
+    const unsigned tail = io_uring_smp_load_acquire(cq.ktail);
+    if (head == tail) {
       // Completions the kernel kept back (a full CQ, which NODROP
       // survives) or still has to run as task work: liburing's peek
       // enters the kernel to fetch them.
@@ -545,16 +575,7 @@ bool uring_port::reap() noexcept {
       if (io_uring_peek_batch_cqe(&ring_, &cqe, 1) == 0) return any;
       continue;
     }
-    if (n > batch) n = batch;
     any = true;
-    std::uint64_t data[batch];
-    int res[batch];
-    for (unsigned i = 0; i < n; ++i) {
-      const io_uring_cqe& cqe = cq.cqes[(head + i) & cq.ring_mask];
-      data[i] = cqe.user_data;
-      res[i] = cqe.res;
-    }
-    io_uring_smp_store_release(cq.khead, head + n);
     // The kernel orders a request's submission before its CQE, but race
     // checkers cannot see through it. on_cqe() reads a record's owner
     // before it holds any lock the submitter held; this acquire pairs with
@@ -562,13 +583,33 @@ bool uring_port::reap() noexcept {
     // and before its SQE could reach the kernel, and makes that order
     // visible to ThreadSanitizer. On x86 it is a plain load.
     (void)sq_dirty_.load(std::memory_order_acquire);
-    for (unsigned i = 0; i < n; ++i) on_cqe(data[i], res[i]);
+    // The sole run() thread keeps what it finishes (complete()), decided
+    // once per batch: should a second thread enter run() meanwhile, what
+    // this one kept is still run or handed on by it (pop_completion()).
+    op_queue* solo = tls_running == this && runners_.load(std::memory_order_relaxed) == 1
+                         ? &*tls_private
+                         : nullptr;
+    for (unsigned i = head; i != tail; ++i) {
+      const io_uring_cqe& cqe = cq.cqes[i & cq.ring_mask];
+      const std::uint64_t data = cqe.user_data;
+      const int res = cqe.res;
+      if (data >= uring_tag_limit) {
+        auto& op = *reinterpret_cast<operation*>(static_cast<std::uintptr_t>(data));
+        POCORE_URING_RECEIVE(&op);
+        if (finish_hot(op, res, solo)) continue;
+      }
+      on_cqe(data, res);
+    }
+    io_uring_smp_store_release(cq.khead, tail);
   }
 }
 
 void uring_port::reap_or_wait(int cap, bool force) noexcept {
   // What this thread's callbacks submitted goes to the kernel before it
-  // sleeps, whichever way it sleeps.
+  // sleeps, whichever way it sleeps. Every submitting io_uring_enter runs
+  // under sq_mutex_ (flush_locked), so close() can still find and retarget
+  // an SQE the kernel has not taken (forget_fd): the wait below submits
+  // nothing.
   flush();
   std::unique_lock lock(mutex_);
   if (!force && (!completed_.empty() || stopped() || outstanding() == 0)) return;
@@ -640,13 +681,8 @@ void uring_port::reap_or_wait(int cap, bool force) noexcept {
 
 std::size_t uring_port::run(run_mode mode, std::chrono::milliseconds timeout) {
   if (stopped() || outstanding() == 0) return 0;
-  const bool polling = mode == run_mode::poll || mode == run_mode::poll_one;
-  const bool one = mode == run_mode::run_one || mode == run_mode::poll_one;
-  const bool bounded = mode == run_mode::run_one && timeout.count() >= 0;
-  const std::int64_t deadline =
-      bounded
-          ? steady_now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count()
-          : 0;
+  const run_limits limits = run_limits::of(mode, timeout);
+  const bool one = limits.one;
   // A nested run() on this port: what the outer one kept goes first.
   if (tls_running == this && !tls_private->empty()) publish(*tls_private, false);
   op_queue mine;
@@ -681,12 +717,7 @@ std::size_t uring_port::run(run_mode mode, std::chrono::milliseconds timeout) {
       continue;
     }
     if (outstanding() == 0) break;
-    int cap = -1;
-    if (polling) {
-      cap = 0;
-    } else if (bounded) {
-      cap = ms_until(deadline);
-    }
+    const int cap = limits.cap();
     if (cap == 0) {
       if (polled) break;  // one last non-blocking look found nothing
       polled = true;

@@ -134,6 +134,12 @@ inline constexpr std::uint64_t uring_tag_limit = 4096;
 /// priv(op).flags: a cancel was asked for this record while in the ring.
 inline constexpr std::uint16_t uring_flag_cancel = 1;
 
+/// priv(op).state of a one-buffer stream recv or send in the ring (put
+/// there by submit()'s fast path or by issue()): its CQE may take the fast
+/// path of reap(), finish_hot(). The front end zeroes `state` on every
+/// submission, so a reused record never carries the mark over.
+inline constexpr std::uint8_t uring_state_hot = 2;
+
 inline bool uring_is_read(op_kind k) noexcept {
   return k == op_kind::recv || k == op_kind::recv_from || k == op_kind::accept;
 }
@@ -217,10 +223,15 @@ class uring_port final : public port_backend {
   // One more prepared SQE; a thread outside run() submits at once.
   void prepared_locked() noexcept;
 
-  // The hot path's request: a one-buffer stream recv (`write` false) or
-  // send of at least one byte, into the ring at once (s.mutex held); false
-  // (op finished) if the ring refused. The general case is issue().
-  bool issue_hot(uring_socket& s, operation& op, bool write) noexcept;
+  // submit() for everything its fast path does not take: the queues,
+  // connect, datagrams, scatter/gather, a busy direction, a closed socket.
+  void submit_slow(uring_socket& s, operation& op, const endpoint* ep) noexcept;
+  // The fast path of a CQE: a record marked uring_state_hot that finished
+  // for good, on an open socket with nothing waiting behind it and nobody
+  // cancelling it. False (nothing done) for anything else, which then
+  // takes on_cqe(). `solo`: the private list of the sole run() thread (the
+  // caller), else null.
+  bool finish_hot(operation& op, int res, op_queue* solo) noexcept;
   // complete() for a single record.
   void complete_one(operation& op) noexcept;
   // Starts the next waiting record of one direction (s.mutex held).
@@ -257,7 +268,8 @@ class uring_port final : public port_backend {
 
   io_uring ring_;
   uring_lock sq_mutex_;
-  unsigned sq_pending_ = 0;  // prepared, not yet submitted (sq_mutex_)
+  // The SQ may hold SQEs not yet submitted: set under sq_mutex_ with every
+  // prepared SQE, cleared under it once the kernel has taken them all.
   std::atomic<bool> sq_dirty_{false};
   std::atomic<bool> in_kernel_{false};  // the reaper is blocked in io_uring_enter
   std::atomic<bool> kicked_{false};     // a wake-up NOP is on its way
