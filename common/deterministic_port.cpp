@@ -13,6 +13,11 @@
 // ready record with the seeded generator. Posts, expired timers and
 // records failed at submission go straight to the ready slots.
 //
+// Files take the same road through the inner backend's own file service
+// (deterministic_files). Their records keep the file offset in
+// priv.deadline, so while one is in flight its callback waits in a side
+// table (file_callbacks_) instead.
+//
 // The inner backend holds one unit of work for the port's whole life, so
 // its run_one waits (for a completion, or for wake_op_, which wake() posts)
 // even when all the outstanding work is timers or posts held here.
@@ -57,20 +62,21 @@ void restore_callback(operation& op) noexcept {
   std::memcpy(&op.on_complete, &priv(op).deadline, sizeof(operation::callback));
 }
 
+bool is_file(op_kind k) noexcept { return k == op_kind::read_at || k == op_kind::write_at; }
+
 // 1: reads (accept, recv, recv_from), 2: writes (connect, send, send_to,
-// disconnect), 0: not a socket direction.
+// disconnect), 0: not a socket direction (files included: their records
+// have no order to keep).
 std::uintptr_t direction(op_kind k) noexcept {
   switch (k) {
     case op_kind::accept:
     case op_kind::recv:
     case op_kind::recv_from:
-    case op_kind::read_at:
       return 1;
     case op_kind::connect:
     case op_kind::send:
     case op_kind::send_to:
     case op_kind::disconnect:
-    case op_kind::write_at:
       return 2;
     default:
       return 0;
@@ -234,7 +240,7 @@ deterministic_port::deterministic_port(std::unique_ptr<port_backend> inner, std:
 }
 
 deterministic_port::~deterministic_port() {
-  shutdown_files();  // the file pool enqueues here from its threads: join it first
+  // Files live in the inner backend, which joins its own file threads.
   static constexpr auto nothing = [](operation&) {};
   operation release{+nothing};
   inner_->invoke(release);
@@ -245,7 +251,6 @@ deterministic_port::~deterministic_port() {
 // ---- completions ----
 
 void deterministic_port::trampoline(operation& op) {
-  restore_callback(op);
   deterministic_port* self = tls_current;
   if (self == nullptr) std::abort();  // the inner backend ran outside run(): a pocore bug
   self->arrived(op);
@@ -266,6 +271,15 @@ void deterministic_port::release_front(std::deque<pending>& lane) noexcept {
 void deterministic_port::arrived(operation& op) noexcept {
   std::lock_guard lock(mutex_);
   const op_private& p = priv(op);
+  if (is_file(p.kind)) {
+    const auto it = file_callbacks_.find(&op);
+    if (it == file_callbacks_.end()) std::abort();  // not handed over here: a pocore bug
+    op.on_complete = it->second;
+    file_callbacks_.erase(it);
+    push_ready(op, 0);
+    return;
+  }
+  restore_callback(op);
   auto find_in = [&](std::uintptr_t lane) {
     auto it = lanes_.find(lane);
     if (it == lanes_.end()) return false;
@@ -387,13 +401,8 @@ void deterministic_port::wake() noexcept {
 
 std::size_t deterministic_port::run(run_mode mode, std::chrono::milliseconds timeout) {
   if (stopped() || outstanding() == 0) return 0;
-  const bool polling = mode == run_mode::poll || mode == run_mode::poll_one;
-  const bool one = mode == run_mode::run_one || mode == run_mode::poll_one;
-  const bool bounded = mode == run_mode::run_one && timeout.count() >= 0;
-  const std::int64_t deadline =
-      bounded
-          ? steady_now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count()
-          : 0;
+  const run_limits limits = run_limits::of(mode, timeout);
+  const bool one = limits.one;
   std::size_t n = 0;
   for (;;) {
     if (stopped()) break;
@@ -404,12 +413,9 @@ std::size_t deterministic_port::run(run_mode mode, std::chrono::milliseconds tim
       if (one) break;
       continue;
     }
-    if (outstanding() == 0 || polling) break;
-    int cap = -1;
-    if (bounded) {
-      cap = ms_until(deadline);
-      if (cap == 0) break;
-    }
+    if (outstanding() == 0 || limits.polling) break;
+    const int cap = limits.cap();
+    if (cap == 0) break;
     // Bounded so that a wake-up lost between several threads costs at most
     // a second, never a hang.
     int ms = timer_timeout_ms(cap);
@@ -508,10 +514,19 @@ void deterministic_port::submit(socket_state& s, operation& op, const endpoint* 
     wake();
     return;
   }
-  stash_callback(op);
+  hand_over(op);
+  inner_->submit(s, op, ep);
+}
+
+void deterministic_port::hand_over(operation& op) noexcept {
+  if (is_file(priv(op).kind)) {
+    std::lock_guard lock(mutex_);
+    file_callbacks_.emplace(&op, op.on_complete);
+  } else {
+    stash_callback(op);
+  }
   op.on_complete = &deterministic_port::trampoline;
   inner_->work_started();
-  inner_->submit(s, op, ep);
 }
 
 void deterministic_port::cancel(socket_state& s, operation* op) noexcept {
@@ -544,6 +559,33 @@ void deterministic_port::cancel(socket_state& s, operation* op) noexcept {
   }
   inner_->cancel(s, op);
 }
+
+// ---- files ----
+
+file_service* deterministic_port::files(std::error_code& ec) noexcept {
+  file_service* inner = inner_->files(ec);
+  if (inner != nullptr) inner_files_.store(inner, std::memory_order_release);
+  return inner != nullptr ? &file_ops_ : nullptr;
+}
+
+// Set: the front end reaches every call below through files() first.
+file_service& deterministic_files::inner() const noexcept {
+  return *port_.inner_files_.load(std::memory_order_acquire);
+}
+
+file_state* deterministic_files::attach(std::intptr_t h, bool readable, bool writable,
+                                        std::error_code& ec) noexcept {
+  return inner().attach(h, readable, writable, ec);
+}
+
+void deterministic_files::submit(file_state& f, operation& op) noexcept {
+  port_.hand_over(op);
+  inner().submit(f, op);
+}
+
+void deterministic_files::cancel(file_state& f, operation* op) noexcept { inner().cancel(f, op); }
+
+void deterministic_files::close(file_state& f) noexcept { inner().close(f); }
 
 deterministic_stats deterministic_port::stats() const noexcept {
   std::lock_guard lock(mutex_);

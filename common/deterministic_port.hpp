@@ -17,12 +17,15 @@
 // shuffled: sockets against each other, a socket's reads against its
 // writes, posts, expired timers against the rest (among themselves they
 // keep deadline order, then submission order, as on every backend), errors
-// found at submission.
+// found at submission. A file's records are shuffled too, against each
+// other as well: include/pocore/file.hpp promises no order among one
+// file's concurrent operations.
 //
 // It is off the hot path of the real backends: they do not know it exists.
 // It allocates per submission (a side table entry) and serialises its
 // choice under one lock; it is a test backend.
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -73,6 +76,26 @@ struct inject_rule {
   std::uint32_t one_in = 0;
 };
 
+class deterministic_port;
+
+/// Files on the deterministic backend, on every platform: the inner
+/// backend's own file service (native on IOCP and io_uring, the thread
+/// pool on epoll and kqueue) with each record's callback swapped for the
+/// trampoline, as a socket's is. Injection never applies to files.
+class deterministic_files final : public file_service {
+ public:
+  explicit deterministic_files(deterministic_port& port) noexcept : port_(port) {}
+  file_state* attach(std::intptr_t h, bool readable, bool writable,
+                     std::error_code& ec) noexcept override;
+  void submit(file_state& f, operation& op) noexcept override;
+  void cancel(file_state& f, operation* op) noexcept override;
+  void close(file_state& f) noexcept override;
+
+ private:
+  file_service& inner() const noexcept;
+  deterministic_port& port_;
+};
+
 class deterministic_port final : public port_backend {
  public:
   deterministic_port(std::unique_ptr<port_backend> inner, std::string name, std::uint64_t seed,
@@ -91,6 +114,7 @@ class deterministic_port final : public port_backend {
   void close(socket_state& s) noexcept override;
   void submit(socket_state& s, operation& op, const endpoint* ep) noexcept override;
   void cancel(socket_state& s, operation* op) noexcept override;
+  file_service* files(std::error_code& ec) noexcept override;
 
   /// The figures deterministic_stats() reports.
   deterministic_stats stats() const noexcept;
@@ -119,7 +143,12 @@ class deterministic_port final : public port_backend {
     bool injected;
   };
 
+  friend class deterministic_files;
+
   static void trampoline(operation& op);
+  // Swaps the record's callback for the trampoline and hands its work to
+  // the inner backend; the caller then submits it there.
+  void hand_over(operation& op) noexcept;
   static void wake_done(operation& op);
   void arrived(operation& op) noexcept;
   void release_front(std::deque<pending>& lane) noexcept;  // needs mutex_
@@ -151,6 +180,12 @@ class deterministic_port final : public port_backend {
   std::uint64_t callbacks_ = 0;
   std::uint64_t reordered_ = 0;
   std::uint64_t injected_ = 0;
+  // The callbacks of file records in flight. A file record keeps its
+  // offset in priv.deadline, where a socket record's callback waits.
+  std::unordered_map<const operation*, operation::callback> file_callbacks_;
+
+  std::atomic<file_service*> inner_files_{nullptr};  // set by files()
+  deterministic_files file_ops_{*this};
 };
 
 static_assert(backend_impl<deterministic_port>);

@@ -79,6 +79,15 @@ std::error_code check_mode(file_mode mode) noexcept {
   return {};
 }
 
+// What the synchronous read_at and write_at check first: the file is open
+// for that direction, and [offset, offset + n) stays within 2^63-1.
+std::error_code check_sync_io(const file_state* f, bool write, std::uint64_t offset,
+                              std::size_t n) noexcept {
+  if (f == nullptr || !(write ? f->writable : f->readable)) return make_ec(errc::bad_descriptor);
+  if (offset > max_offset || n > max_offset - offset) return make_ec(errc::invalid_argument);
+  return {};
+}
+
 }  // namespace
 }  // namespace pocore::detail
 
@@ -150,15 +159,8 @@ file::native_handle_type file::native_handle() const noexcept {
 }
 
 std::size_t file::read_at(std::uint64_t offset, buffer b, std::error_code& ec) noexcept {
-  ec.clear();
-  if (state_ == nullptr || !state_->readable) {
-    ec = detail::make_ec(errc::bad_descriptor);
-    return 0;
-  }
-  if (offset > detail::max_offset || b.size > detail::max_offset - offset) {
-    ec = detail::make_ec(errc::invalid_argument);
-    return 0;
-  }
+  ec = detail::check_sync_io(state_, false, offset, b.size);
+  if (ec) return 0;
   std::size_t done = 0;
   // Bounded: each round either moves at least one byte or ends the loop.
   while (done < b.size) {
@@ -171,15 +173,8 @@ std::size_t file::read_at(std::uint64_t offset, buffer b, std::error_code& ec) n
 }
 
 std::size_t file::write_at(std::uint64_t offset, const_buffer b, std::error_code& ec) noexcept {
-  ec.clear();
-  if (state_ == nullptr || !state_->writable) {
-    ec = detail::make_ec(errc::bad_descriptor);
-    return 0;
-  }
-  if (offset > detail::max_offset || b.size > detail::max_offset - offset) {
-    ec = detail::make_ec(errc::invalid_argument);
-    return 0;
-  }
+  ec = detail::check_sync_io(state_, true, offset, b.size);
+  if (ec) return 0;
   std::size_t done = 0;
   while (done < b.size) {
     std::size_t n = detail::fsys::write_at(

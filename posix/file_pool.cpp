@@ -47,6 +47,25 @@ namespace pocore::detail {
 
 // ---- the blocking calls ----
 
+namespace {
+
+// One pread or pwrite (`call`), retried while a signal interrupts it.
+template <class Call>
+std::size_t io_retrying(Call call, std::error_code& ec) noexcept {
+  ssize_t r;
+  do {
+    r = call();
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    ec = posix_error(errno);
+    return 0;
+  }
+  ec.clear();
+  return static_cast<std::size_t>(r);
+}
+
+}  // namespace
+
 namespace fsys {
 
 std::intptr_t open(const char* path, unsigned mode, std::error_code& ec) noexcept {
@@ -97,30 +116,14 @@ void close(std::intptr_t h) noexcept {
 
 std::size_t read_at(std::intptr_t h, std::uint64_t offset, void* data, std::size_t n,
                     std::error_code& ec) noexcept {
-  ssize_t r;
-  do {
-    r = ::pread(static_cast<int>(h), data, n, static_cast<off_t>(offset));
-  } while (r < 0 && errno == EINTR);
-  if (r < 0) {
-    ec = posix_error(errno);
-    return 0;
-  }
-  ec.clear();
-  return static_cast<std::size_t>(r);
+  return io_retrying(
+      [&] { return ::pread(static_cast<int>(h), data, n, static_cast<off_t>(offset)); }, ec);
 }
 
 std::size_t write_at(std::intptr_t h, std::uint64_t offset, const void* data, std::size_t n,
                      std::error_code& ec) noexcept {
-  ssize_t r;
-  do {
-    r = ::pwrite(static_cast<int>(h), data, n, static_cast<off_t>(offset));
-  } while (r < 0 && errno == EINTR);
-  if (r < 0) {
-    ec = posix_error(errno);
-    return 0;
-  }
-  ec.clear();
-  return static_cast<std::size_t>(r);
+  return io_retrying(
+      [&] { return ::pwrite(static_cast<int>(h), data, n, static_cast<off_t>(offset)); }, ec);
 }
 
 std::uint64_t size(std::intptr_t h, std::error_code& ec) noexcept {

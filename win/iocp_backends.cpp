@@ -21,12 +21,25 @@ namespace {
 
 constexpr std::string_view names[] = {"iocp"};
 
-// The value of POCORE_BACKEND, empty if unset.
+// The value of POCORE_BACKEND, empty if unset, at any length (the
+// deterministic backend's options make long names). The first call gives
+// the size with its NUL; the second fills the buffer and returns the
+// length without it. A value that grew in between is asked for again; the
+// loop is bounded, and one still changing after that is reported as an
+// unknown backend (never half-read, never a silent fallback).
 std::string backend_from_environment() {
-  char buf[64];
-  DWORD n = GetEnvironmentVariableA("POCORE_BACKEND", buf, sizeof(buf));
-  if (n == 0 || n >= sizeof(buf)) return n == 0 ? std::string{} : std::string("?");
-  return std::string(buf, n);
+  std::string value;
+  DWORD size = GetEnvironmentVariableA("POCORE_BACKEND", nullptr, 0);
+  for (int attempt = 0; attempt < 4 && size > 1; ++attempt) {
+    value.resize(size);
+    const DWORD n = GetEnvironmentVariableA("POCORE_BACKEND", value.data(), size);
+    if (n < size) {  // it fitted: n characters, NUL excluded
+      value.resize(n);
+      return value;
+    }
+    size = n;  // grew meanwhile: n is the size it needs now
+  }
+  return size > 1 ? std::string("?") : std::string{};
 }
 
 }  // namespace
