@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <exception>
 #include <new>
+#include <type_traits>
 
 #include "common/backend.hpp"
 #include "pocore/detail/handler.hpp"
@@ -118,6 +119,69 @@ POCORE_POOL_COLD void handler_pool::deallocate_slow(block* b, std::size_t c) noe
     }
   }
   ::operator delete(b);
+}
+
+namespace {
+
+// How many idle records a thread keeps per size class. A callback that
+// resubmits reuses the record it just returned, so the lists stay short in
+// steady state; the limit bounds what a burst leaves behind.
+constexpr std::uint32_t thread_keep_per_class = 128;
+
+// Frees the records of the thread's cache(s) when the thread exits. The
+// cache itself is trivially destructible (so the header reaches it without
+// a call); this object, touched only on a thread's first return of a
+// record, carries the destructor. Usually there is one cache per thread;
+// a header copy in another module (a DLL) would make a second.
+struct cache_reaper {
+  handler_cache* caches = nullptr;
+  constexpr cache_reaper() noexcept = default;
+  cache_reaper(const cache_reaper&) = delete;
+  cache_reaper& operator=(const cache_reaper&) = delete;
+  ~cache_reaper() {
+    while (handler_cache* c = caches) {
+      caches = c->next;
+      for (std::size_t k = 0; k < handler_classes; ++k) {
+        while (handler_record* r = c->idle[k]) {
+          c->idle[k] = static_cast<handler_record*>(r->context);
+          // Records are trivially destructible; their blocks came from
+          // ::operator new (the pool's slow path).
+          ::operator delete(r);
+        }
+        c->count[k] = 0;
+      }
+      // Records returned later on this thread (by thread_local destructors
+      // that run after this one) go to their port's pool.
+      c->limit = 0;
+      c->reaped = true;
+    }
+  }
+};
+thread_local cache_reaper reaper;
+
+static_assert(std::is_trivially_destructible_v<handler_record>,
+              "thread caches hold records that are never destroyed");
+
+}  // namespace
+
+handler_record* handler_record_make(io_port* port, std::size_t size) {
+  if (port == nullptr) no_port_for_handler();
+  return ::new (port->backend().pool().allocate(size)) handler_record();
+}
+
+void handler_record_release(handler_cache& cache, handler_record& rec, std::size_t cls) noexcept {
+  if (handler_thread_cache && cache.limit == 0 && !cache.reaped) {
+    // This thread's first return: hook its exit, then keep the record.
+    cache_reaper& r = reaper;
+    cache.next = r.caches;
+    r.caches = &cache;
+    cache.limit = thread_keep_per_class;
+    rec.context = cache.idle[cls];
+    cache.idle[cls] = &rec;
+    ++cache.count[cls];
+    return;
+  }
+  rec.port->backend().pool().deallocate(&rec, handler_min_block << cls);
 }
 
 void* handler_allocate(io_port& port, std::size_t size) {
