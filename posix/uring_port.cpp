@@ -6,7 +6,9 @@
 
 #include "posix/uring_port.hpp"
 
+#include <linux/futex.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -531,9 +533,32 @@ bool uring_port::wake_one_locked() noexcept {
   sleeper* w = sleepers_;
   if (w == nullptr) return false;
   sleepers_ = w->next;
-  w->woken = true;
-  w->cv.notify_one();
+  // Under mutex_: the sleeper takes it again before it returns, so its
+  // word is still there when the wake-up reaches it.
+  w->woken.store(1, std::memory_order_release);
+  ::syscall(SYS_futex, &w->woken, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
   return true;
+}
+
+void uring_port::sleep_on(sleeper& me, std::unique_lock<uring_lock>& lock, int cap) noexcept {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(cap);
+  lock.unlock();
+  while (me.woken.load(std::memory_order_acquire) == 0) {
+    timespec ts{};
+    timespec* bound = nullptr;
+    if (cap >= 0) {
+      const auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= std::chrono::nanoseconds::zero()) break;
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+      ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+      ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+      bound = &ts;
+    }
+    // Returns at once if the word is no longer 0; EINTR and spurious
+    // wake-ups go round the loop.
+    ::syscall(SYS_futex, &me.woken, FUTEX_WAIT_PRIVATE, 0, bound, nullptr, 0);
+  }
+  lock.lock();
 }
 
 void uring_port::wake() noexcept {
@@ -619,12 +644,8 @@ void uring_port::reap_or_wait(int cap, bool force) noexcept {
     sleeper me;
     me.next = sleepers_;
     sleepers_ = &me;
-    const auto woken = [&] { return me.woken; };
-    if (cap < 0)
-      me.cv.wait(lock, woken);
-    else
-      me.cv.wait_for(lock, std::chrono::milliseconds(cap), woken);
-    if (!me.woken) {  // timed out: still on the list
+    sleep_on(me, lock, cap);
+    if (me.woken.load(std::memory_order_relaxed) == 0) {  // timed out: still on the list
       sleeper** link = &sleepers_;
       while (*link != &me) link = &(*link)->next;
       *link = me.next;

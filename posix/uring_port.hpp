@@ -46,7 +46,6 @@
 #include <sys/uio.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -277,11 +276,16 @@ class uring_port final : public port_backend {
   // A run() thread asleep while another holds the reaper role. Each has
   // its own flag, so a notifier knows exactly how many sleepers it has
   // woken and kicks the reaper when there are more completions than that.
+  // It sleeps on its own futex word, which needs no allocation (libstdc++'s
+  // condition_variable_any makes a shared mutex for every instance, one
+  // heap allocation per sleep).
   struct sleeper {
-    std::condition_variable_any cv;
-    bool woken = false;
+    std::atomic<std::uint32_t> woken{0};  // set under mutex_
     sleeper* next = nullptr;
   };
+  // Sleeps until `me.woken` or `cap` ms (negative: no bound); `lock` is
+  // released meanwhile and held again on return.
+  static void sleep_on(sleeper& me, std::unique_lock<uring_lock>& lock, int cap) noexcept;
   // Wakes the most recent sleeper (its cache is warmest); false if none.
   bool wake_one_locked() noexcept;
 
