@@ -221,7 +221,9 @@ class port_core {
   void collect_timers(op_queue& out) noexcept;
   /// Milliseconds until the earliest deadline (rounded up), capped at
   /// `cap`; -1 means no timer and no cap.
-  int timer_timeout_ms(int cap) const noexcept;
+  int timer_timeout_ms(int cap) const noexcept {
+    return has_timers() ? timer_timeout_locked(cap) : cap;
+  }
   /// True if a timer is pending (cheap, lock-free hint).
   bool has_timers() const noexcept { return timer_count_.load(std::memory_order_relaxed) != 0; }
 
@@ -237,6 +239,9 @@ class port_core {
   ~port_core() = default;
 
  private:
+  // timer_timeout_ms() when a timer is pending: reads the heap under its lock.
+  int timer_timeout_locked(int cap) const noexcept;
+
   std::atomic<std::size_t> outstanding_{0};
   std::atomic<std::size_t> open_sockets_{0};
   mutable fast_lock timer_mutex_;

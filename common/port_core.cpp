@@ -64,8 +64,7 @@ void port_core::collect_timers(op_queue& out) noexcept {
   out.splice(expired);
 }
 
-int port_core::timer_timeout_ms(int cap) const noexcept {
-  if (!has_timers()) return cap;
+int port_core::timer_timeout_locked(int cap) const noexcept {
   std::optional<std::int64_t> next;
   {
     std::lock_guard lock(timer_mutex_);

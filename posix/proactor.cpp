@@ -197,7 +197,7 @@ operation* proactor::pop_completion() noexcept {
   // acquire pairs with publish() of a completion whose socket lock this
   // thread has not taken since (order within a socket needs none).
   if (queued_.load(std::memory_order_acquire) == 0) {
-    if (mine.empty()) return nullptr;  // run() re-checks under the lock before it sleeps
+    if (mine.empty()) return nullptr;  // run() looks again before it sleeps
     if (runners_.load(std::memory_order_relaxed) == 1) return mine.pop();
   }
   operation* op;
@@ -260,11 +260,12 @@ std::size_t proactor::run(run_mode mode, std::chrono::milliseconds timeout) {
     }
     // The sole run() thread's own list first, as pop_completion() would
     // take it, without the call.
+    // Nothing anywhere (the common case before a wait): no call at all.
     operation* op = nullptr;
-    if (queued_.load(std::memory_order_acquire) == 0 &&
-        runners_.load(std::memory_order_relaxed) == 1)
-      op = mine.pop();
-    if (op == nullptr) op = pop_completion();
+    if (queued_.load(std::memory_order_acquire) != 0)
+      op = pop_completion();
+    else if (!mine.empty())
+      op = runners_.load(std::memory_order_relaxed) == 1 ? mine.pop() : pop_completion();
     if (op != nullptr) {
       invoke(*op);
       ++n;
@@ -282,8 +283,12 @@ std::size_t proactor::run(run_mode mode, std::chrono::milliseconds timeout) {
     } else {
       // Announce the sleep, then look once more at everything a waker
       // publishes before it signals (see signal_waiters()).
+      // The queue is read through queued_, without its lock: a publisher
+      // stores it before its own read-modify-write of waiting_, so either
+      // that comes first and this load sees the store, or ours does and
+      // the publisher sees a waiter. `mine` is empty here.
       waiting_.fetch_add(1, std::memory_order_acq_rel);
-      if (stopped() || outstanding() == 0 || !completions_empty()) {
+      if (stopped() || outstanding() == 0 || queued_.load(std::memory_order_acquire) != 0) {
         waiting_.fetch_sub(1, std::memory_order_relaxed);
         continue;
       }
