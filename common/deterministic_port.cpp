@@ -25,6 +25,7 @@
 #include "common/deterministic_port.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
@@ -98,22 +99,36 @@ std::uintptr_t closing_key(const socket_state& s) noexcept {
 }
 
 // What a real failure of this kind looks like (DESIGN.md guarantee 7).
-errc injected_error(op_kind k, socket_type type) noexcept {
+std::error_code injected_error(op_kind k, socket_type type) noexcept {
   const bool stream = type == socket_type::stream;
   switch (k) {
     case op_kind::accept:
-      return errc::connection_aborted;
+      return make_ec(errc::connection_aborted);
     case op_kind::connect:
-      return errc::connection_refused;
+      return make_ec(errc::connection_refused);
     case op_kind::recv:
     case op_kind::recv_from:
-      return stream ? errc::connection_reset : errc::connection_refused;
+      return make_ec(stream ? errc::connection_reset : errc::connection_refused);
     case op_kind::send:
     case op_kind::send_to:
-      return stream ? errc::connection_reset : errc::no_buffer_space;
+      return make_ec(stream ? errc::connection_reset : errc::no_buffer_space);
     default:
-      return errc::connection_reset;
+      return make_ec(errc::connection_reset);
   }
+}
+
+// The same for files. A write fails as on a full device (ENOSPC, EFBIG,
+// ERROR_DISK_FULL: errc::no_space). A read fails as on a device error;
+// pocore::errc has no value for that, so it is what the backends report
+// for one, the unmapped native code: EIO on POSIX, ERROR_IO_DEVICE (1117)
+// on Windows, in std::system_category (posix_error, map_error).
+std::error_code injected_file_error(op_kind k) noexcept {
+  if (k == op_kind::write_at) return make_ec(errc::no_space);
+#if defined(_WIN32)
+  return {1117, std::system_category()};  // ERROR_IO_DEVICE
+#else
+  return {EIO, std::system_category()};
+#endif
 }
 
 struct kind_name {
@@ -125,6 +140,7 @@ constexpr kind_name kind_names[] = {
     {"connect", op_kind::connect}, {"recv", op_kind::recv},
     {"send", op_kind::send},       {"recv_from", op_kind::recv_from},
     {"send_to", op_kind::send_to}, {"disconnect", op_kind::disconnect},
+    {"read_at", op_kind::read_at}, {"write_at", op_kind::write_at},
 };
 
 bool parse_u64(std::string_view s, std::uint64_t& out) noexcept {
@@ -483,7 +499,9 @@ void deterministic_port::close(socket_state& s) noexcept {
 
 bool deterministic_port::inject(op_kind kind) noexcept {
   for (const inject_rule& r : rules_) {
-    if (r.kind != op_kind::none && r.kind != kind) continue;
+    // `any` means every socket operation; files are named alone, so a rule
+    // for sockets draws nothing for them (and their order stays the same).
+    if (r.kind == op_kind::none ? is_file(kind) : r.kind != kind) continue;
     if (inject_rng_.below(r.one_in) == 0) return true;
   }
   return false;
@@ -497,7 +515,7 @@ void deterministic_port::submit(socket_state& s, operation& op, const endpoint* 
     std::lock_guard lock(mutex_);
     injected = !rules_.empty() && lane != 0 && inject(p.kind);
     if (injected) {
-      op.error = make_ec(injected_error(p.kind, s.type));
+      op.error = injected_error(p.kind, s.type);
       op.bytes = 0;
       ++injected_;
       auto it = lanes_.find(lane);
@@ -578,12 +596,41 @@ file_state* deterministic_files::attach(std::intptr_t h, bool readable, bool wri
   return inner().attach(h, readable, writable, ec);
 }
 
+bool deterministic_port::inject_file(operation& op) noexcept {
+  {
+    std::lock_guard lock(mutex_);
+    if (rules_.empty() || !inject(priv(op).kind)) return false;
+    op.error = injected_file_error(priv(op).kind);
+    op.bytes = 0;
+    ++injected_;
+    // A file's records keep no order (file.hpp), so it is free to go at
+    // once, shuffled against everything else like a finished one.
+    push_ready(op, 0);
+  }
+  wake();
+  return true;
+}
+
+bool deterministic_port::finished_here(const operation& op) noexcept {
+  std::lock_guard lock(mutex_);
+  return std::any_of(slots_.begin(), slots_.end(),
+                     [&](const slot& s) { return s.key == 0 && s.single.op == &op; });
+}
+
 void deterministic_files::submit(file_state& f, operation& op) noexcept {
+  // An injected failure never reaches the file: it completes once, here.
+  if (port_.inject_file(op)) return;
   port_.hand_over(op);
   inner().submit(f, op);
 }
 
-void deterministic_files::cancel(file_state& f, operation* op) noexcept { inner().cancel(f, op); }
+void deterministic_files::cancel(file_state& f, operation* op) noexcept {
+  // A record waiting for its turn here has finished (an injected failure
+  // the inner backend never saw, or a real completion): nothing to cancel,
+  // as on every backend once an operation has finished.
+  if (op != nullptr && port_.finished_here(*op)) return;
+  inner().cancel(f, op);
+}
 
 void deterministic_files::close(file_state& f) noexcept { inner().close(f); }
 

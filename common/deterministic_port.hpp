@@ -72,7 +72,7 @@ struct splitmix64 {
 
 /// One injection rule: one in `one_in` submissions of `kind` fails.
 struct inject_rule {
-  op_kind kind = op_kind::none;  ///< none: every socket operation
+  op_kind kind = op_kind::none;  ///< none: every socket operation (not files)
   std::uint32_t one_in = 0;
 };
 
@@ -81,7 +81,11 @@ class deterministic_port;
 /// Files on the deterministic backend, on every platform: the inner
 /// backend's own file service (native on IOCP and io_uring, the thread
 /// pool on epoll and kqueue) with each record's callback swapped for the
-/// trampoline, as a socket's is. Injection never applies to files.
+/// trampoline, as a socket's is. A read_at/write_at that an `inject=read_at/N`
+/// or `write_at/N` rule picks never reaches the inner service: it completes
+/// once, with 0 bytes and the error a real one gives (see
+/// injected_file_error in the .cpp), in no particular order (a file's
+/// records keep none). `any` does not cover files.
 class deterministic_files final : public file_service {
  public:
   explicit deterministic_files(deterministic_port& port) noexcept : port_(port) {}
@@ -159,6 +163,10 @@ class deterministic_port final : public port_backend {
   void sync_sockets() noexcept;
   void wait(int ms) noexcept;
   bool inject(op_kind kind) noexcept;  // needs mutex_
+  // Fails `op` (a file record) now if a rule picks it; true if it did.
+  bool inject_file(operation& op) noexcept;
+  // Whether `op` waits in the ready slots as a record free to go alone.
+  bool finished_here(const operation& op) noexcept;
 
   std::unique_ptr<port_backend> inner_;
   const std::string name_;

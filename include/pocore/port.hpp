@@ -38,11 +38,14 @@ struct port_options {
   ///   it the `POCORE_SEED` environment variable, else 1.
   /// - `inject=K/N+...`: one in N submissions of kind K (`accept`,
   ///   `connect`, `recv`, `send`, `recv_from`, `send_to`, `disconnect`,
-  ///   or `any`) completes, without touching the socket, with the error a
-  ///   real failure of that kind gives (`connection_aborted` for accept,
+  ///   `any` for all of those, or the file kinds `read_at`, `write_at`)
+  ///   completes once, without touching the socket or file, with the error
+  ///   a real failure of that kind gives (`connection_aborted` for accept,
   ///   `connection_refused` for connect, `connection_reset` for stream
   ///   recv/send/disconnect, `connection_refused` for datagram receives,
-  ///   `no_buffer_space` for datagram sends); without it `POCORE_INJECT`.
+  ///   `no_buffer_space` for datagram sends, `no_space` for write_at, and
+  ///   for read_at the native I/O error, EIO or ERROR_IO_DEVICE in
+  ///   `std::system_category()`); without it `POCORE_INJECT`.
   /// - `inner=NAME`: the real backend underneath (default epoll on Linux,
   ///   kqueue on the BSDs, iocp on Windows).
   ///
@@ -53,9 +56,9 @@ struct port_options {
   /// serialised but callbacks run concurrently, so the order also depends
   /// on scheduling. Expired timers keep deadline order among themselves.
   /// It is a test backend: it allocates per submission and takes one lock
-  /// per callback; file operations run on the POSIX file pool (none on
-  /// Windows). A malformed option is `errc::invalid_argument`. The name is
-  /// not listed by compiled_backends(). See deterministic_stats().
+  /// per callback; file operations go through the inner backend's own
+  /// file service, shuffled like the rest. A malformed option is `errc::invalid_argument`. The name
+  /// is not listed by compiled_backends(). See deterministic_stats().
   std::string_view backend = {};
 };
 

@@ -8,11 +8,16 @@
 // tests/CMakeLists.txt registers POCORE_DETERMINISTIC_CASE on the
 // deterministic backend alone.
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <deque>
+#include <filesystem>
 #include <functional>
+#include <random>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pocore_test.hpp"
@@ -288,11 +293,273 @@ POCORE_DETERMINISTIC_CASE(deterministic_injected_failure_waits_its_turn) {
   EXPECT_EQ(port.open_sockets(), 0u);
 }
 
+namespace {
+
+// A fresh directory under the system's temporary directory, removed with
+// everything in it on destruction.
+class scratch_dir {
+ public:
+  scratch_dir() {
+    namespace fs = std::filesystem;
+    std::random_device rd;
+    const fs::path base = fs::temp_directory_path();
+    for (int attempt = 0; attempt < 100 && path_.empty(); ++attempt) {
+      fs::path p = base / ("pocore-det-" + std::to_string(rd()) + "-" + std::to_string(attempt));
+      std::error_code ec;
+      if (fs::create_directory(p, ec)) path_ = p;
+    }
+  }
+  ~scratch_dir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  scratch_dir(const scratch_dir&) = delete;
+  scratch_dir& operator=(const scratch_dir&) = delete;
+  bool ok() const { return !path_.empty(); }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// What an injected read_at fails with: the native I/O error, as the
+// backends report an EIO / ERROR_IO_DEVICE (pocore::errc has no value).
+std::error_code injected_read_error() {
+#if defined(_WIN32)
+  return {1117, std::system_category()};  // ERROR_IO_DEVICE
+#else
+  return {EIO, std::system_category()};
+#endif
+}
+
+constexpr std::size_t kBlock = 64;
+constexpr std::uint32_t kFileSeed = 0x494e4a46;  // "INJF"
+
+// What one run of the file scenario saw.
+struct file_outcome {
+  std::vector<int> failed_writes;  // ids, in id order
+  std::vector<int> failed_reads;
+  std::uint64_t injected = 0;
+};
+
+// `ops` overlapped writes of one block each (block j at offset j * kBlock),
+// all in flight at once, on a port that injects write_at and read_at
+// failures; then the file is checked synchronously, filled in whole, and
+// read back by `ops` overlapped reads. Checks every record ran once, each
+// failure has the injected error and moved nothing (the file and the read
+// buffer show it), and every other one moved the right bytes.
+file_outcome file_scenario(const std::string& port_name, int ops) {
+  file_outcome out;
+  scratch_dir dir;
+  EXPECT_TRUE(dir.ok());
+  if (!dir.ok()) return out;
+  pocore::io_port port(pocore::port_options{port_name});
+  pocore::file f(port);
+  const std::error_code open_ec =
+      f.open(dir.file("data"), pocore::file_mode::read_write | pocore::file_mode::create |
+                                   pocore::file_mode::truncate);
+  EXPECT_FALSE(open_ec) << open_ec.message();
+  if (open_ec) return out;
+  const std::size_t total = static_cast<std::size_t>(ops) * kBlock;
+  std::vector<std::uint8_t> pattern(total);
+  fill_pattern(pattern, 0, kFileSeed);
+
+  // ---- writes ----
+  std::vector<int> trace;
+  std::deque<step> writes;
+  submit([&] {
+    for (int j = 0; j < ops; ++j) {
+      step& s = writes.emplace_back(j, trace);
+      f.async_write_at(s, static_cast<std::uint64_t>(j) * kBlock,
+                       const_buffer{pattern.data() + j * kBlock, kBlock});
+    }
+  });
+  EXPECT_TRUE(run_until(port, [&] { return trace.size() == writes.size(); }))
+      << trace.size() << " of " << writes.size() << " write callbacks";
+  int last_written = -1;
+  for (const step& s : writes) {
+    EXPECT_EQ(s.calls, 1) << "write " << s.id;
+    if (s.error) {
+      EXPECT_EQ(s.error, errc::no_space) << "write " << s.id << ": " << s.error.message();
+      EXPECT_EQ(s.bytes, 0u) << "write " << s.id;
+      out.failed_writes.push_back(s.id);
+    } else {
+      EXPECT_EQ(s.bytes, kBlock) << "write " << s.id;
+      last_written = s.id;
+    }
+  }
+  // The file holds exactly the blocks that succeeded: a failed one left a
+  // gap of zeros (or, at the end, no bytes at all).
+  std::error_code ec;
+  const std::uint64_t size = f.size(ec);
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_EQ(size, static_cast<std::uint64_t>(last_written + 1) * kBlock);
+  std::vector<std::uint8_t> back(total, 0xEE);
+  EXPECT_EQ(f.read_at(0, buffer{back.data(), back.size()}, ec), size);
+  EXPECT_FALSE(ec) << ec.message();
+  std::size_t fi = 0;
+  for (int j = 0; j <= last_written; ++j) {
+    const std::span<const std::uint8_t> block(back.data() + j * kBlock, kBlock);
+    if (fi < out.failed_writes.size() && out.failed_writes[fi] == j) {
+      ++fi;
+      EXPECT_EQ(std::count(block.begin(), block.end(), std::uint8_t{0}),
+                static_cast<std::ptrdiff_t>(kBlock))
+          << "block " << j << ": its write failed by injection yet bytes reached the file";
+    } else {
+      EXPECT_EQ(check_pattern(block, static_cast<std::uint64_t>(j) * kBlock, kFileSeed), kBlock)
+          << "block " << j;
+    }
+  }
+
+  // ---- reads ----
+  EXPECT_EQ(f.write_at(0, const_buffer{pattern.data(), pattern.size()}, ec), total);
+  EXPECT_FALSE(ec) << ec.message();
+  std::vector<std::uint8_t> in(total, 0xEE);
+  trace.clear();
+  std::deque<step> reads;
+  submit([&] {
+    for (int j = 0; j < ops; ++j) {
+      step& s = reads.emplace_back(j, trace);
+      f.async_read_at(s, static_cast<std::uint64_t>(j) * kBlock,
+                      buffer{in.data() + j * kBlock, kBlock});
+    }
+  });
+  EXPECT_TRUE(run_until(port, [&] { return trace.size() == reads.size(); }))
+      << trace.size() << " of " << reads.size() << " read callbacks";
+  for (const step& s : reads) {
+    EXPECT_EQ(s.calls, 1) << "read " << s.id;
+    const std::span<const std::uint8_t> block(in.data() + s.id * kBlock, kBlock);
+    if (s.error) {
+      EXPECT_EQ(s.error, injected_read_error()) << "read " << s.id << ": " << s.error.message();
+#if !defined(_WIN32)
+      EXPECT_EQ(s.error, std::errc::io_error);
+#endif
+      EXPECT_EQ(s.bytes, 0u) << "read " << s.id;
+      EXPECT_EQ(std::count(block.begin(), block.end(), std::uint8_t{0xEE}),
+                static_cast<std::ptrdiff_t>(kBlock))
+          << "read " << s.id << " failed by injection yet its buffer was written";
+      out.failed_reads.push_back(s.id);
+    } else {
+      EXPECT_EQ(s.bytes, kBlock) << "read " << s.id;
+      EXPECT_EQ(check_pattern(block, static_cast<std::uint64_t>(s.id) * kBlock, kFileSeed), kBlock)
+          << "read " << s.id;
+    }
+  }
+  pocore::deterministic_stats st{};
+  EXPECT_TRUE(pocore::get_deterministic_stats(port, st));
+  out.injected = st.injected;
+  f.close();
+  EXPECT_TRUE(drain(port));
+  EXPECT_EQ(port.outstanding(), 0u);
+  return out;
+}
+
+}  // namespace
+
+// read_at/write_at failures: each picked record completes once with the
+// error a real one gives and moves nothing; the others move their bytes.
+// Over every inner backend that runs here (the thread pool under epoll and
+// kqueue, native files under io_uring and iocp): the picks are drawn in
+// submission order, so the same seed fails the same records on each.
+POCORE_DETERMINISTIC_CASE(deterministic_injected_file_errors_once_each) {
+  POCORE_DETERMINISTIC_ONLY();
+  constexpr int kOps = 48;
+  const std::string base = "deterministic:seed=11:inject=write_at/4+read_at/3";
+  std::vector<std::string> inners;
+  for (std::string_view b : pocore::compiled_backends()) {
+    std::error_code ec;
+    pocore::io_port probe(pocore::port_options{b}, ec);
+    if (!ec) inners.emplace_back(b);
+  }
+  ASSERT_FALSE(inners.empty());
+  file_outcome first;
+  for (const std::string& inner : inners) {
+    const file_outcome a = file_scenario(base + ":inner=" + inner, kOps);
+    ASSERT_FALSE(HasFailure()) << "inner " << inner;
+    const int fw = static_cast<int>(a.failed_writes.size());
+    const int fr = static_cast<int>(a.failed_reads.size());
+    EXPECT_EQ(a.injected, static_cast<std::uint64_t>(fw + fr)) << "inner " << inner;
+    EXPECT_GT(fw, 2);
+    EXPECT_LT(fw, kOps - 2);
+    EXPECT_GT(fr, 2);
+    EXPECT_LT(fr, kOps - 2);
+    std::printf(
+        "[ pocore   ] seed 11, inner %s: %d of %d writes and %d of %d reads failed by "
+        "injection\n",
+        inner.c_str(), fw, kOps, fr, kOps);
+    if (&inner == &inners.front()) {
+      first = a;
+    } else {
+      EXPECT_EQ(a.failed_writes, first.failed_writes) << "inner " << inner;
+      EXPECT_EQ(a.failed_reads, first.failed_reads) << "inner " << inner;
+    }
+  }
+  // The same seed, run again, fails the same records.
+  const file_outcome again = file_scenario(base, kOps);
+  EXPECT_EQ(again.failed_writes, first.failed_writes);
+  EXPECT_EQ(again.failed_reads, first.failed_reads);
+}
+
+// `any` covers socket operations only; a cancelled injected file record
+// has finished already and still completes once, with its injected error.
+POCORE_DETERMINISTIC_CASE(deterministic_injected_file_scope_and_cancel) {
+  POCORE_DETERMINISTIC_ONLY();
+  scratch_dir dir;
+  ASSERT_TRUE(dir.ok());
+  std::uint8_t data[kBlock];
+  {
+    pocore::io_port port(pocore::port_options{"deterministic:seed=2:inject=any/1"});
+    pocore::file f(port);
+    ASSERT_FALSE(
+        f.open(dir.file("any"), pocore::file_mode::read_write | pocore::file_mode::create));
+    std::vector<std::uint8_t> pattern(kBlock);
+    fill_pattern(pattern, 0, kFileSeed);
+    std::vector<int> trace;
+    step w(1, trace), r(2, trace);
+    submit([&] { f.async_write_at(w, 0, const_buffer{pattern.data(), pattern.size()}); });
+    ASSERT_TRUE(run_until(port, [&] { return w.calls == 1; }));
+    EXPECT_FALSE(w.error) << "inject=any failed a file write: " << w.error.message();
+    EXPECT_EQ(w.bytes, kBlock);
+    submit([&] { f.async_read_at(r, 0, buffer{data, sizeof data}); });
+    ASSERT_TRUE(run_until(port, [&] { return r.calls == 1; }));
+    EXPECT_FALSE(r.error) << "inject=any failed a file read: " << r.error.message();
+    EXPECT_EQ(r.bytes, kBlock);
+    EXPECT_EQ(check_pattern({data, kBlock}, 0, kFileSeed), kBlock);
+    pocore::deterministic_stats st{};
+    ASSERT_TRUE(pocore::get_deterministic_stats(port, st));
+    EXPECT_EQ(st.injected, 0u);
+    f.close();
+    EXPECT_TRUE(drain(port));
+  }
+  {
+    pocore::io_port port(pocore::port_options{"deterministic:seed=2:inject=read_at/1"});
+    pocore::file f(port);
+    ASSERT_FALSE(f.open(dir.file("any"), pocore::file_mode::read_only));
+    std::vector<int> trace;
+    step r(1, trace), all(2, trace);
+    submit([&] {
+      f.async_read_at(r, 0, buffer{data, sizeof data});
+      f.async_read_at(all, 0, buffer{data, sizeof data});
+    });
+    f.cancel(r);
+    f.cancel();
+    ASSERT_TRUE(run_until(port, [&] { return r.calls == 1 && all.calls == 1; }));
+    EXPECT_EQ(r.error, injected_read_error()) << r.error.message();
+    EXPECT_EQ(all.error, injected_read_error()) << all.error.message();
+    EXPECT_EQ(r.bytes + all.bytes, 0u);
+    f.close();
+    EXPECT_TRUE(drain(port));
+    EXPECT_EQ(r.calls + all.calls, 2) << "a record ran twice";
+    EXPECT_EQ(port.outstanding(), 0u);
+  }
+}
+
 POCORE_DETERMINISTIC_CASE(deterministic_bad_options) {
   POCORE_DETERMINISTIC_ONLY();
   for (const char* name :
        {"deterministic:seed=12x", "deterministic:seed=", "deterministic:colour=blue",
         "deterministic:inject=recv", "deterministic:inject=recv/0", "deterministic:inject=read/3",
+        "deterministic:inject=write_at/0", "deterministic:inject=read_at",
         "deterministic:inner=deterministic", "deterministic:seed"}) {
     std::error_code ec;
     pocore::io_port p(pocore::port_options{name}, ec);
