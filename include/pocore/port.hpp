@@ -57,8 +57,9 @@ struct port_options {
   /// on scheduling. Expired timers keep deadline order among themselves.
   /// It is a test backend: it allocates per submission and takes one lock
   /// per callback; file operations go through the inner backend's own
-  /// file service, shuffled like the rest. A malformed option is `errc::invalid_argument`. The name
-  /// is not listed by compiled_backends(). See deterministic_stats().
+  /// file service, shuffled like the rest. A malformed option is
+  /// `errc::invalid_argument`. The name is not listed by
+  /// compiled_backends(). See deterministic_stats().
   std::string_view backend = {};
 };
 
