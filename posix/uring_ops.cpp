@@ -246,7 +246,7 @@ void uring_port::request_cancel(operation& op) noexcept {
 
 void uring_port::start_next(uring_socket& s, bool write, op_queue& finished) noexcept {
   operation*& active = write ? s.write_active : s.read_active;
-  op_queue& q = write ? s.write_q : s.read_q;
+  op_list& q = write ? s.write_q : s.read_q;
   const bool stream = s.type == socket_type::stream;
   while (active == nullptr) {
     operation* op = q.pop();

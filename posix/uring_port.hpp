@@ -104,7 +104,7 @@ struct uring_socket_cold {
 
 /// A socket as the io_uring backend sees it. Heap-allocated; freed once it
 /// is closed and no request in the ring names one of its records. Kept
-/// small (one allocation of about 100 bytes per connection): what only
+/// small (one allocation of 88 bytes per connection): what only
 /// rarer requests need lives in `cold`.
 struct uring_socket final : socket_state {
   uring_lock mutex;
@@ -112,8 +112,8 @@ struct uring_socket final : socket_state {
   bool closed = false;
   operation* read_active = nullptr;         ///< the read-side record in the ring
   operation* write_active = nullptr;        ///< the write-side record in the ring
-  op_queue read_q;                          ///< recv, recv_from, accept waiting for their turn
-  op_queue write_q;                         ///< send, send_to, connect, disconnect waiting
+  op_list read_q;                           ///< recv, recv_from, accept waiting for their turn
+  op_list write_q;                          ///< send, send_to, connect, disconnect waiting
   std::unique_ptr<uring_socket_cold> cold;  ///< see cold_part()
   uring_socket* prev = nullptr;             ///< the port's list of live states
   uring_socket* next = nullptr;
@@ -123,6 +123,7 @@ struct uring_socket final : socket_state {
     return cold.get();
   }
 };
+static_assert(sizeof(uring_socket) <= 88, "an idle connection's state grew");
 
 /// user_data values below this name no record: wake-up NOPs and the
 /// results of cancel requests. Records are at least 8-aligned addresses.

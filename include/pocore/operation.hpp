@@ -36,21 +36,25 @@ enum class op_kind : std::uint8_t {
 };
 
 /// The part of a record that belongs to pocore while the operation is in
-/// flight. Fixed size and alignment on every platform; each backend
-/// `static_assert`s that its own state fits in `native`.
-struct op_private {
-  operation* next = nullptr;                 ///< intrusive queue link
-  void* owner = nullptr;                     ///< socket_state or timer it runs on
-  const void* bufs = nullptr;                ///< buffer/const_buffer array
-  std::size_t nbufs = 0;                     ///< entries in `bufs`
-  buffer single{};                           ///< storage for a one-buffer submit
-  std::size_t progress = 0;                  ///< bytes moved so far
-  std::int64_t deadline = 0;                 ///< timer deadline (steady ns)
-  std::uint32_t index = 0;                   ///< timer heap slot
-  op_kind kind = op_kind::none;              ///< what was submitted
-  std::uint8_t state = 0;                    ///< backend bookkeeping
-  std::uint16_t flags = 0;                   ///< backend bookkeeping
-  alignas(8) unsigned char native[48] = {};  ///< OVERLAPPED on Windows
+/// flight. Same fields and alignment on every platform, plus, on Windows
+/// only, a native area for the IOCP backend's OVERLAPPED (the POSIX
+/// backends keep what they need in the fields here, so their records are
+/// 48 bytes smaller).
+struct alignas(8) op_private {
+  operation* next = nullptr;     ///< intrusive queue link
+  void* owner = nullptr;         ///< socket_state or timer it runs on
+  const void* bufs = nullptr;    ///< buffer/const_buffer array
+  std::size_t nbufs = 0;         ///< entries in `bufs`
+  buffer single{};               ///< storage for a one-buffer submit
+  std::size_t progress = 0;      ///< bytes moved so far
+  std::int64_t deadline = 0;     ///< timer deadline (steady ns)
+  std::uint32_t index = 0;       ///< timer heap slot
+  op_kind kind = op_kind::none;  ///< what was submitted
+  std::uint8_t state = 0;        ///< backend bookkeeping
+  std::uint16_t flags = 0;       ///< backend bookkeeping
+#if defined(_WIN32)
+  alignas(8) unsigned char native[48] = {};  ///< OVERLAPPED and two words
+#endif
 };
 }  // namespace detail
 

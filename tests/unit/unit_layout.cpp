@@ -11,15 +11,22 @@ namespace {
 
 // The record is callback, context, error_code, bytes, then the private
 // area (op_private: six pointer-sized fields, a 16-byte-class buffer, the
-// deadline, bookkeeping and the 48-byte native area).
-constexpr std::size_t expected_operation_size = sizeof(void*) == 8 ? 160 : 120;
-constexpr std::size_t expected_private_size = sizeof(void*) == 8 ? 120 : 96;
+// deadline and bookkeeping; on Windows also the 48-byte native area that
+// holds the OVERLAPPED).
+#if defined(_WIN32)
+constexpr std::size_t native_size = 48;
+static_assert(sizeof(pocore::detail::op_private::native) == native_size);
+#else
+constexpr std::size_t native_size = 0;
+#endif
+constexpr std::size_t expected_private_size = (sizeof(void*) == 8 ? 72 : 48) + native_size;
+constexpr std::size_t expected_operation_size =
+    (sizeof(void*) == 8 ? 40 : 24) + expected_private_size;
 
 static_assert(sizeof(pocore::operation) == expected_operation_size,
               "pocore::operation changed size; update the pin on purpose");
 static_assert(sizeof(pocore::detail::op_private) == expected_private_size);
 static_assert(alignof(pocore::operation) == 8);
-static_assert(sizeof(pocore::detail::op_private::native) == 48);
 static_assert(sizeof(pocore::endpoint) == 132);
 static_assert(sizeof(pocore::buffer) == 2 * sizeof(void*));
 static_assert(sizeof(pocore::const_buffer) == 2 * sizeof(void*));
