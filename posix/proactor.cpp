@@ -6,8 +6,6 @@
 
 #include "posix/proactor.hpp"
 
-#include <new>
-
 #include "common/sys.hpp"
 
 namespace pocore::detail {
@@ -24,49 +22,14 @@ proactor::~proactor() {
   // before their port". Their descriptors are closed so nothing leaks;
   // their pending operations are dropped without callbacks, since no
   // thread can run this port any more.
-  for (auto& slot : chunks_) {
-    chunk* c = slot.load(std::memory_order_acquire);
-    if (c == nullptr) continue;
-    for (auto& s : c->sockets) {
-      if (!s.closed) sys::close_handle(s.handle);
-    }
-    delete c;
-  }
-}
-
-// ---- the socket pool ----
-
-proactor_socket* proactor::allocate_socket() noexcept {
-  std::lock_guard lock(pool_mutex_);
-  if (free_ != 0) {
-    proactor_socket* s = lookup(free_ - 1);
-    free_ = s->next_free;
-    s->next_free = 0;
-    return s;
-  }
-  if (used_ >= max_chunks * chunk_size) return nullptr;
-  std::uint32_t index = used_;
-  std::uint32_t c = index >> chunk_bits;
-  chunk* ch = chunks_[c].load(std::memory_order_relaxed);
-  if (ch == nullptr) {
-    ch = new (std::nothrow) chunk;
-    if (ch == nullptr) return nullptr;
-    for (std::uint32_t i = 0; i < chunk_size; ++i) ch->sockets[i].index = (c << chunk_bits) | i;
-    chunks_[c].store(ch, std::memory_order_release);
-  }
-  ++used_;
-  return &ch->sockets[index & (chunk_size - 1)];
-}
-
-void proactor::release_socket(proactor_socket& s) noexcept {
-  std::lock_guard lock(pool_mutex_);
-  s.next_free = free_;
-  free_ = s.index + 1;
+  pool_.for_each([](proactor_socket& s) {
+    if (!s.closed) sys::close_handle(s.handle);
+  });
 }
 
 socket_state* proactor::attach(native_handle_type h, address_family family, socket_type type,
                                std::error_code& ec) noexcept {
-  proactor_socket* s = allocate_socket();
+  proactor_socket* s = pool_.allocate();
   if (s == nullptr) {
     sys::close_handle(h);
     ec = make_error_code(errc::too_many_files);
@@ -116,7 +79,7 @@ void proactor::close(socket_state& state) noexcept {
     complete(done);
   }
   open_sockets().fetch_sub(1, std::memory_order_relaxed);
-  release_socket(s);
+  pool_.release(s);
 }
 
 // ---- submission ----

@@ -66,6 +66,7 @@
 
 #include "common/backend.hpp"
 #include "common/fast_lock.hpp"
+#include "common/state_pool.hpp"
 
 namespace pocore::detail {
 
@@ -212,14 +213,7 @@ class proactor : public port_backend {
   // Wakes a run() thread asleep in the source, if there is one.
   void signal_waiters() noexcept;
 
-  proactor_socket* lookup(std::uint32_t index) const noexcept {
-    const std::uint32_t c = index >> chunk_bits;
-    if (c >= max_chunks) return nullptr;
-    chunk* ch = chunks_[c].load(std::memory_order_acquire);
-    return ch == nullptr ? nullptr : &ch->sockets[index & (chunk_size - 1)];
-  }
-  proactor_socket* allocate_socket() noexcept;
-  void release_socket(proactor_socket& s) noexcept;
+  proactor_socket* lookup(std::uint32_t index) const noexcept { return pool_.lookup(index); }
 
   // complete()'s path through the shared queue.
   void complete_shared(op_queue& done) noexcept;
@@ -239,18 +233,7 @@ class proactor : public port_backend {
   // run() threads that announced they are about to block in the source.
   std::atomic<int> waiting_{0};
 
-  // The socket pool: chunk pointers only ever go from null to a chunk
-  // (under pool_mutex_), so on_ready() reads them without the lock.
-  static constexpr std::uint32_t chunk_bits = 9;
-  static constexpr std::uint32_t chunk_size = 1u << chunk_bits;
-  static constexpr std::uint32_t max_chunks = 2048;  // about a million sockets
-  struct chunk {
-    proactor_socket sockets[chunk_size];
-  };
-  fast_lock pool_mutex_;
-  std::atomic<chunk*> chunks_[max_chunks] = {};
-  std::uint32_t used_ = 0;  // indices handed out so far
-  std::uint32_t free_ = 0;  // the first free state's index + 1, or 0
+  state_pool<proactor_socket> pool_;
 };
 
 }  // namespace pocore::detail

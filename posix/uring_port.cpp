@@ -119,12 +119,9 @@ uring_port::~uring_port() {
   // belong to a user who broke "close sockets before their port"; their
   // descriptors are closed so nothing leaks, their records dropped.
   io_uring_queue_exit(&ring_);
-  for (uring_socket* s = sockets_; s != nullptr;) {
-    uring_socket* next = s->next;
-    if (!s->closed) sys::close_handle(s->handle);
-    delete s;
-    s = next;
-  }
+  pool_.for_each([](uring_socket& s) {
+    if (!s.closed) sys::close_handle(s.handle);
+  });
 }
 
 // ---- the SQ ----
@@ -200,36 +197,24 @@ void uring_port::submit_nop() noexcept {
 
 socket_state* uring_port::attach(native_handle_type h, address_family family, socket_type type,
                                  std::error_code& ec) noexcept {
-  auto* s = new (std::nothrow) uring_socket;
+  uring_socket* s = pool_.allocate();
   if (s == nullptr) {
     sys::close_handle(h);
     ec = make_ec(errc::not_enough_memory);
     return nullptr;
   }
+  // A recycled state is closed, idle and unlocked: nothing in the ring
+  // names its records any more (close() and finish() release it only
+  // then), so only what a new socket sets is set here.
   s->handle = h;
   s->family = family;
   s->type = type;
-  {
-    std::lock_guard lock(list_mutex_);
-    s->next = sockets_;
-    if (sockets_ != nullptr) sockets_->prev = s;
-    sockets_ = s;
-  }
+  s->non_blocking.store(false, std::memory_order_relaxed);
+  s->send_shut.store(false, std::memory_order_relaxed);
+  s->closed = false;
   open_sockets().fetch_add(1, std::memory_order_relaxed);
   ec.clear();
   return s;
-}
-
-void uring_port::release_socket(uring_socket& s) noexcept {
-  {
-    std::lock_guard lock(list_mutex_);
-    if (s.prev != nullptr)
-      s.prev->next = s.next;
-    else
-      sockets_ = s.next;
-    if (s.next != nullptr) s.next->prev = s.prev;
-  }
-  delete &s;
 }
 
 void uring_port::close(socket_state& state) noexcept {
@@ -261,7 +246,7 @@ void uring_port::close(socket_state& state) noexcept {
     release = s.inflight == 0;
   }
   open_sockets().fetch_sub(1, std::memory_order_relaxed);
-  if (release) release_socket(s);
+  if (release) pool_.release(s);
 }
 
 // ---- submission and cancel ----
@@ -469,7 +454,7 @@ void uring_port::on_cqe(std::uint64_t user_data, int res) noexcept {
     }
     release = s.closed && s.inflight == 0;
   }
-  if (release) release_socket(s);
+  if (release) pool_.release(s);
 }
 
 void uring_port::complete(op_queue& done) noexcept {

@@ -55,6 +55,7 @@
 
 #include "common/backend.hpp"
 #include "common/fast_lock.hpp"
+#include "common/state_pool.hpp"
 #include "posix/posix_addr.hpp"
 
 // The kernel orders a request's submission before its completion, but
@@ -102,9 +103,9 @@ struct uring_socket_cold {
   posix_sockaddr connect_addr{};
 };
 
-/// A socket as the io_uring backend sees it. Heap-allocated; freed once it
-/// is closed and no request in the ring names one of its records. Kept
-/// small (one allocation of 88 bytes per connection): what only
+/// A socket as the io_uring backend sees it. From the port's pool (no
+/// allocation per connection); recycled once it is closed and no request
+/// in the ring names one of its records. Kept small (80 bytes): what only
 /// rarer requests need lives in `cold`.
 struct uring_socket final : socket_state {
   uring_lock mutex;
@@ -114,16 +115,16 @@ struct uring_socket final : socket_state {
   operation* write_active = nullptr;        ///< the write-side record in the ring
   op_list read_q;                           ///< recv, recv_from, accept waiting for their turn
   op_list write_q;                          ///< send, send_to, connect, disconnect waiting
-  std::unique_ptr<uring_socket_cold> cold;  ///< see cold_part()
-  uring_socket* prev = nullptr;             ///< the port's list of live states
-  uring_socket* next = nullptr;
+  std::unique_ptr<uring_socket_cold> cold;  ///< see cold_part(); kept when recycled
+  std::uint32_t index = 0;                  ///< place in the port's pool
+  std::uint32_t next_free = 0;              ///< the pool's free list
   /// The cold part, made on first use (s.mutex held); null if out of memory.
   uring_socket_cold* cold_part() noexcept {
     if (!cold) cold.reset(new (std::nothrow) uring_socket_cold);
     return cold.get();
   }
 };
-static_assert(sizeof(uring_socket) <= 88, "an idle connection's state grew");
+static_assert(sizeof(uring_socket) <= 80, "an idle connection's state grew");
 
 /// user_data values below this name no record: wake-up NOPs and the
 /// results of cancel requests. Records are at least 8-aligned addresses.
@@ -264,7 +265,6 @@ class uring_port final : public port_backend {
   void reap_or_wait(int cap, bool force) noexcept;
   // Processes every CQE there is, without waiting; true if there was one.
   bool reap() noexcept;
-  void release_socket(uring_socket& s) noexcept;
 
   io_uring ring_;
   uring_lock sq_mutex_;
@@ -300,8 +300,7 @@ class uring_port final : public port_backend {
   sleeper* sleepers_ = nullptr;
   std::atomic<bool> stopped_{false};
 
-  std::mutex list_mutex_;
-  uring_socket* sockets_ = nullptr;
+  state_pool<uring_socket> pool_;
 
   uring_files file_ops_{*this};
 };
