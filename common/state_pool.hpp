@@ -34,7 +34,7 @@ class state_pool {
   state_pool& operator=(const state_pool&) = delete;
   ~state_pool() {
     for (std::uint32_t i = 0; i < used_; ++i) at(i)->~T();
-    for (auto& c : chunks_) ::operator delete(c.load(std::memory_order_relaxed), std::nothrow);
+    for (auto& c : chunks_) ::operator delete(c.load(std::memory_order_relaxed));
   }
 
   /// A free state: a recycled one as release() left it, or, the first time
