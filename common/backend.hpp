@@ -15,8 +15,10 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 
 #include "common/fast_lock.hpp"
 #include "common/op_queue.hpp"
@@ -91,6 +93,34 @@ std::size_t write_at(std::intptr_t h, std::uint64_t offset, const void* data, st
 std::uint64_t size(std::intptr_t h, std::error_code& ec) noexcept;
 std::error_code resize(std::intptr_t h, std::uint64_t n) noexcept;
 }  // namespace fsys
+
+/// The start of every file_service::attach: a new T (a backend's
+/// file_state) holding `h`, with `ec` cleared. When it cannot be
+/// allocated, closes `h` as attach promises, sets `ec` to
+/// errc::not_enough_memory and returns null.
+template <class T>
+T* make_file_state(std::intptr_t h, bool readable, bool writable, std::error_code& ec) noexcept {
+  static_assert(std::is_base_of_v<file_state, T>);
+  T* f = new (std::nothrow) T;
+  if (f == nullptr) {
+    fsys::close(h);
+    ec = make_error_code(errc::not_enough_memory);
+    return nullptr;
+  }
+  f->handle = h;
+  f->readable = readable;
+  f->writable = writable;
+  ec.clear();
+  return f;
+}
+
+/// The platform's own I/O-error code (POSIX EIO, Windows ERROR_IO_DEVICE),
+/// as the platform's error map reports it (posix_error, win::map_error):
+/// what a read that meets a device error completes with. pocore::errc has
+/// no value for it today, so it comes back in std::system_category; if the
+/// map ever gives it one, this follows. Defined once per platform
+/// (posix/posix_errors.cpp, win/win_errors.cpp).
+std::error_code native_io_error() noexcept;
 
 /// Makes the platform's default file service for `port` (POSIX: the
 /// thread pool; Windows: none, since IOCP provides its own). Defined once

@@ -25,7 +25,6 @@
 #include "common/deterministic_port.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
@@ -118,17 +117,10 @@ std::error_code injected_error(op_kind k, socket_type type) noexcept {
 }
 
 // The same for files. A write fails as on a full device (ENOSPC, EFBIG,
-// ERROR_DISK_FULL: errc::no_space). A read fails as on a device error;
-// pocore::errc has no value for that, so it is what the backends report
-// for one, the unmapped native code: EIO on POSIX, ERROR_IO_DEVICE (1117)
-// on Windows, in std::system_category (posix_error, map_error).
+// ERROR_DISK_FULL: errc::no_space), a read as on a device error: whatever
+// the platform's backends report for EIO / ERROR_IO_DEVICE.
 std::error_code injected_file_error(op_kind k) noexcept {
-  if (k == op_kind::write_at) return make_ec(errc::no_space);
-#if defined(_WIN32)
-  return {1117, std::system_category()};  // ERROR_IO_DEVICE
-#else
-  return {EIO, std::system_category()};
-#endif
+  return k == op_kind::write_at ? make_ec(errc::no_space) : native_io_error();
 }
 
 struct kind_name {

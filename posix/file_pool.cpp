@@ -33,7 +33,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
-#include <new>
 #include <thread>
 #include <vector>
 
@@ -197,17 +196,7 @@ class file_pool final : public file_service {
 
   file_state* attach(std::intptr_t h, bool readable, bool writable,
                      std::error_code& ec) noexcept override {
-    auto* f = new (std::nothrow) pool_file;
-    if (f == nullptr) {
-      fsys::close(h);
-      ec = make_error_code(errc::not_enough_memory);
-      return nullptr;
-    }
-    f->handle = h;
-    f->readable = readable;
-    f->writable = writable;
-    ec.clear();
-    return f;
+    return make_file_state<pool_file>(h, readable, writable, ec);
   }
 
   void submit(file_state& state, operation& op) noexcept override {

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 
+#include "common/backend.hpp"
 #include "pocore/error.hpp"
 
 namespace pocore::detail {
@@ -116,5 +117,7 @@ std::error_code posix_connect_error(int err, bool local) noexcept {
   if (local && err == ENOENT) return make_error_code(errc::connection_refused);
   return posix_error(err);
 }
+
+std::error_code native_io_error() noexcept { return posix_error(EIO); }
 
 }  // namespace pocore::detail

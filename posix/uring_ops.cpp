@@ -11,7 +11,6 @@
 
 #include <cerrno>
 #include <cstddef>
-#include <new>
 
 #include "common/sys.hpp"
 #include "posix/posix_errors.hpp"
@@ -434,17 +433,7 @@ bool uring_port::finish_op(uring_socket& s, operation& op, int res) noexcept {
 
 file_state* uring_files::attach(std::intptr_t h, bool readable, bool writable,
                                 std::error_code& ec) noexcept {
-  auto* f = new (std::nothrow) uring_file;
-  if (f == nullptr) {
-    fsys::close(h);
-    ec = make_ec(errc::not_enough_memory);
-    return nullptr;
-  }
-  f->handle = h;
-  f->readable = readable;
-  f->writable = writable;
-  ec.clear();
-  return f;
+  return make_file_state<uring_file>(h, readable, writable, ec);
 }
 
 bool uring_files::issue(uring_file& f, operation& op) noexcept {

@@ -33,7 +33,6 @@
 
 #include <climits>
 #include <cstdint>
-#include <new>
 #include <string>
 
 #include "common/op_access.hpp"
@@ -191,15 +190,8 @@ std::unique_ptr<file_service> make_default_file_service(port_core&, std::error_c
 
 file_state* iocp_files::attach(std::intptr_t h, bool readable, bool writable,
                                std::error_code& ec) noexcept {
-  auto* f = new (std::nothrow) iocp_file_state;
-  if (f == nullptr) {
-    fsys::close(h);
-    ec = make_error_code(errc::not_enough_memory);
-    return nullptr;
-  }
-  f->handle = h;
-  f->readable = readable;
-  f->writable = writable;
+  auto* f = make_file_state<iocp_file_state>(h, readable, writable, ec);
+  if (f == nullptr) return nullptr;
   if (CreateIoCompletionPort(as_handle(h), port_.port_, iocp_port::key_file, 0) == nullptr) {
     ec = win::last_error();
     fsys::close(h);

@@ -12,6 +12,7 @@
 #include <windows.h>
 // clang-format on
 
+#include "common/backend.hpp"
 #include "pocore/error.hpp"
 
 // MinGW-w64's winerror.h lacks this one (STATUS_HANDLES_CLOSED's code).
@@ -245,3 +246,9 @@ std::error_code map_bind_error(unsigned long code) noexcept {
 }
 
 }  // namespace pocore::detail::win
+
+namespace pocore::detail {
+
+std::error_code native_io_error() noexcept { return win::map_error(ERROR_IO_DEVICE); }
+
+}  // namespace pocore::detail
