@@ -13,6 +13,20 @@
 /// a new callback, exactly as a caller may resubmit its own). Records the
 /// thread cache cannot hold or supply go to or come from the port's pool,
 /// which any thread may use.
+///
+/// A callable is moved into its record when it is submitted. If that move
+/// throws, the exception leaves the submitting call: nothing is submitted
+/// and the record goes back. When the operation completes, a callable whose
+/// move constructor is noexcept is moved out and its record recycled before
+/// it runs, so a callable that submits again reuses the same record. A
+/// callable whose move may throw is never moved at completion, where no
+/// caller could catch the exception: it runs in place, in its record, and
+/// is destroyed and the record recycled when it returns (a submission from
+/// inside it takes another record). Either way every submission is followed
+/// by exactly one call of the callable as it was stored, every copy made
+/// is destroyed exactly once, and every record goes back. An exception
+/// that escapes a callable ends the program (std::terminate), as for any
+/// callback: ports run callbacks in a noexcept context.
 
 #include <bit>
 #include <concepts>
@@ -190,28 +204,51 @@ struct handler_fn {
       fn(ec);
   }
 
-  // The callable is moved out and the record recycled before the callable
-  // runs, so a handler that submits again reuses the same record (the
-  // cache is last in, first out). The common case (room in the thread
-  // cache) makes no call before the callable's; the rest is out of line.
-  static void complete(operation& base) {
-    auto& rec = static_cast<handler_record&>(base);
+  /// Puts `rec` on the thread cache's list of its class (the caller has
+  /// checked there is room).
+  static void push_idle(handler_cache& c, handler_record& rec) noexcept {
+    rec.context = c.idle[cls];
+    c.idle[cls] = &rec;
+    ++c.count[cls];
+  }
+
+  /// Recycles the record of a callable that has run in place.
+  static void release(handler_record& rec) noexcept {
     if constexpr (cached) {
       handler_cache& c = this_thread_handlers;
       if (c.count[cls] < c.limit) [[likely]] {
-        F& stored = *std::launder(static_cast<F*>(storage(rec)));
-        F fn(std::move(stored));
-        stored.~F();
-        const std::error_code ec = rec.error;
-        const std::size_t n = rec.bytes;
-        rec.context = c.idle[cls];
-        c.idle[cls] = &rec;
-        ++c.count[cls];
-        invoke(fn, ec, n);
+        push_idle(c, rec);
         return;
       }
     }
-    complete_slow(rec);
+    release_slow(rec);
+  }
+
+  // A nothrow-movable callable is moved out and the record recycled before
+  // the callable runs, so a handler that submits again reuses the same
+  // record (the cache is last in, first out). The common case (room in the
+  // thread cache) makes no call before the callable's; the rest is out of
+  // line. Any other callable runs in place (complete_in_place).
+  static void complete(operation& base) {
+    auto& rec = static_cast<handler_record&>(base);
+    if constexpr (!std::is_nothrow_move_constructible_v<F>) {
+      complete_in_place(rec);
+    } else {
+      if constexpr (cached) {
+        handler_cache& c = this_thread_handlers;
+        if (c.count[cls] < c.limit) [[likely]] {
+          F& stored = *std::launder(static_cast<F*>(storage(rec)));
+          F fn(std::move(stored));
+          stored.~F();
+          const std::error_code ec = rec.error;
+          const std::size_t n = rec.bytes;
+          push_idle(c, rec);
+          invoke(fn, ec, n);
+          return;
+        }
+      }
+      complete_slow(rec);
+    }
   }
 
   POCORE_DETAIL_COLD static void complete_slow(handler_record& rec) {
@@ -223,11 +260,31 @@ struct handler_fn {
     release_slow(rec);
     invoke(fn, ec, n);
   }
+
+  // A callable whose move may throw runs where it is: a move that threw
+  // here would have nowhere to go (callbacks run in a noexcept context),
+  // so the move is not made. The callable is destroyed and the record
+  // recycled when it returns, or while an exception leaves it.
+  static void complete_in_place(handler_record& rec) {
+    struct retire {
+      handler_record& rec;
+      F& fn;
+      ~retire() {
+        fn.~F();
+        release(rec);
+      }
+    };
+    const retire done{rec, *std::launder(static_cast<F*>(storage(rec)))};
+    const std::error_code ec = rec.error;
+    invoke(done.fn, ec, rec.bytes);
+  }
 };
 
 /// A record of another kind (accept, datagram) that owns a callable. Made
-/// and destroyed whole each time, in a block from the port's pool. The
-/// callable is moved out and the block returned before the callable runs.
+/// and destroyed whole each time, in a block from the port's pool. A
+/// nothrow-movable callable is moved out and the block returned before the
+/// callable runs; any other runs in place, and the record is destroyed and
+/// its block returned when it returns (see the file comment).
 template <class Op, class F>
 struct handler_op : Op {
   handler_op(io_port& p, F&& fn) : Op(&handler_op::complete), port(&p), f(std::move(fn)) {}
@@ -236,6 +293,13 @@ struct handler_op : Op {
 
   static void complete(operation& base) {
     auto* self = static_cast<handler_op*>(&base);
+    if constexpr (std::is_nothrow_move_constructible_v<F>)
+      complete_moved(self);
+    else
+      complete_in_place(*self);
+  }
+
+  static void complete_moved(handler_op* self) {
     io_port& p = *self->port;
     F fn(std::move(self->f));
     std::error_code ec = self->error;
@@ -255,6 +319,28 @@ struct handler_op : Op {
         fn(ec, n, from);
       else
         fn(ec, n);
+    }
+  }
+
+  // As handler_fn::complete_in_place: the record is destroyed and its
+  // block returned when the callable returns or an exception leaves it.
+  static void complete_in_place(handler_op& self) {
+    struct retire {
+      handler_op& self;
+      ~retire() {
+        io_port& p = *self.port;
+        self.~handler_op();
+        handler_deallocate(p, &self, sizeof(handler_op));
+      }
+    };
+    const retire done{self};
+    const std::error_code ec = self.error;
+    if constexpr (std::is_same_v<Op, accept_operation>) {
+      self.f(ec, std::move(self.accepted));
+    } else if constexpr (std::is_invocable_v<F&, std::error_code, std::size_t, const endpoint&>) {
+      self.f(ec, self.bytes, self.peer);
+    } else {
+      self.f(ec, self.bytes);
     }
   }
 
