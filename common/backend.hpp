@@ -39,7 +39,20 @@ struct socket_state {
   std::atomic<bool> non_blocking{false};
   /// This side has shut down sending (used to tell EPIPE apart).
   std::atomic<bool> send_shut{false};
+
+  /// Makes a new or recycled state describe the socket `h` just attached.
+  void assign(native_handle_type h, address_family f, socket_type t) noexcept {
+    handle = h;
+    family = f;
+    type = t;
+    non_blocking.store(false, std::memory_order_relaxed);
+    send_shut.store(false, std::memory_order_relaxed);
+  }
 };
+
+/// What attach() does when it has no state for `h`: closes it, as attach
+/// promises, and reports `e`.
+socket_state* refuse_attach(native_handle_type h, errc e, std::error_code& ec) noexcept;
 
 class port_core;
 

@@ -1,8 +1,15 @@
 // Copyright 2026 The pocore Authors. SPDX-License-Identifier: Apache-2.0
 
 #include "common/backend.hpp"
+#include "common/sys.hpp"
 
 namespace pocore::detail {
+
+socket_state* refuse_attach(native_handle_type h, errc e, std::error_code& ec) noexcept {
+  sys::close_handle(h);
+  ec = make_error_code(e);
+  return nullptr;
+}
 
 void port_core::timer_push(operation& op) noexcept {
   bool earliest;

@@ -30,21 +30,13 @@ proactor::~proactor() {
 socket_state* proactor::attach(native_handle_type h, address_family family, socket_type type,
                                std::error_code& ec) noexcept {
   proactor_socket* s = pool_.allocate();
-  if (s == nullptr) {
-    sys::close_handle(h);
-    ec = make_error_code(errc::too_many_files);
-    return nullptr;
-  }
+  if (s == nullptr) return refuse_attach(h, errc::too_many_files, ec);
   // No lock: attach runs under a listener's lock (async accept), and a
   // recycled state's own lock would nest inside it. A stale event that
   // locks this state meanwhile reads only `generation`, which close()
   // already moved on and attach leaves alone; events of the new socket
   // exist only after its registration, made under its lock later.
-  s->handle = h;
-  s->family = family;
-  s->type = type;
-  s->non_blocking.store(false, std::memory_order_relaxed);
-  s->send_shut.store(false, std::memory_order_relaxed);
+  s->assign(h, family, type);
   s->closed = false;
   s->registered = false;
   s->sticky_read = false;

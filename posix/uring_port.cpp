@@ -198,19 +198,11 @@ void uring_port::submit_nop() noexcept {
 socket_state* uring_port::attach(native_handle_type h, address_family family, socket_type type,
                                  std::error_code& ec) noexcept {
   uring_socket* s = pool_.allocate();
-  if (s == nullptr) {
-    sys::close_handle(h);
-    ec = make_ec(errc::not_enough_memory);
-    return nullptr;
-  }
+  if (s == nullptr) return refuse_attach(h, errc::not_enough_memory, ec);
   // A recycled state is closed, idle and unlocked: nothing in the ring
   // names its records any more (close() and finish() release it only
   // then), so only what a new socket sets is set here.
-  s->handle = h;
-  s->family = family;
-  s->type = type;
-  s->non_blocking.store(false, std::memory_order_relaxed);
-  s->send_shut.store(false, std::memory_order_relaxed);
+  s->assign(h, family, type);
   s->closed = false;
   open_sockets().fetch_add(1, std::memory_order_relaxed);
   ec.clear();

@@ -367,14 +367,8 @@ std::size_t iocp_port::run(run_mode mode, std::chrono::milliseconds timeout) {
 socket_state* iocp_port::attach(native_handle_type h, address_family family, socket_type type,
                                 std::error_code& ec) noexcept {
   auto* s = new (std::nothrow) iocp_socket_state;
-  if (s == nullptr) {
-    sys::close_handle(h);
-    ec = make_error_code(errc::not_enough_memory);
-    return nullptr;
-  }
-  s->handle = h;
-  s->family = family;
-  s->type = type;
+  if (s == nullptr) return refuse_attach(h, errc::not_enough_memory, ec);
+  s->assign(h, family, type);
   auto handle = reinterpret_cast<HANDLE>(static_cast<SOCKET>(h));
   if (CreateIoCompletionPort(handle, port_, reinterpret_cast<ULONG_PTR>(s), 0) == nullptr) {
     ec = win::last_error();
