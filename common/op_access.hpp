@@ -10,16 +10,6 @@ namespace pocore::detail {
 struct op_access {
   static op_private& priv(operation& op) noexcept { return op.priv_; }
   static const op_private& priv(const operation& op) noexcept { return op.priv_; }
-
-#if defined(_WIN32)
-  /// The backend's native area reinterpreted as T (OVERLAPPED, ...).
-  template <class T>
-  static T* native(operation& op) noexcept {
-    static_assert(sizeof(T) <= sizeof(op_private::native), "backend state must fit the record");
-    static_assert(alignof(T) <= 8, "backend state must fit the record's alignment");
-    return reinterpret_cast<T*>(op.priv_.native);
-  }
-#endif
 };
 
 /// Shorthand used across the backends.

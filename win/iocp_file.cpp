@@ -47,8 +47,6 @@ constexpr std::uint8_t state_cancelled = 1;
 
 HANDLE as_handle(std::intptr_t h) noexcept { return reinterpret_cast<HANDLE>(h); }
 
-iocp_op_native& native(operation& op) noexcept { return *op_access::native<iocp_op_native>(op); }
-
 // UTF-8 to UTF-16; false if the text is not valid UTF-8 or memory ran out.
 bool widen(const char* s, std::wstring& out) noexcept {
   try {

@@ -52,8 +52,6 @@ static_assert(sizeof(buffer) == sizeof(const_buffer) &&
                   offsetof(buffer, size) == offsetof(const_buffer, size),
               "buffer and const_buffer share one layout");
 
-iocp_op_native& native(operation& op) noexcept { return *op_access::native<iocp_op_native>(op); }
-
 SOCKET sock(const socket_state& s) noexcept { return static_cast<SOCKET>(s.handle); }
 
 // The record's buffers; recv and send arrays share one layout.

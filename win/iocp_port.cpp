@@ -23,8 +23,6 @@ namespace {
 
 constexpr ULONG batch_size = 64;
 
-iocp_op_native& native(operation& op) noexcept { return *op_access::native<iocp_op_native>(op); }
-
 SOCKET sock(const socket_state& s) noexcept { return static_cast<SOCKET>(s.handle); }
 
 }  // namespace

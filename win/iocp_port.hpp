@@ -68,8 +68,14 @@ struct iocp_op_native {
   operation* self;       ///< the record, found again from the OVERLAPPED
   SOCKET accept_socket;  ///< AcceptEx's pre-made socket while in flight
 };
-static_assert(sizeof(iocp_op_native) <= sizeof(op_private::native),
+static_assert(sizeof(iocp_op_native) <= sizeof(op_private::native) &&
+                  alignof(iocp_op_native) <= alignof(op_private),
               "the IOCP state must fit in operation's native area");
+
+/// The IOCP state in `op`'s native area.
+inline iocp_op_native& native(operation& op) noexcept {
+  return *reinterpret_cast<iocp_op_native*>(op_access::priv(op).native);
+}
 
 /// What the IOCP backend keeps per open file (iocp_file.cpp). The handle
 /// is associated with the port under the key `iocp_port::key_file`; the

@@ -299,6 +299,22 @@ struct handler_op : Op {
       complete_in_place(*self);
   }
 
+  // Calls `fn` with what this kind of record hands over: the accepted
+  // socket, or the byte count (and, to a recv_from handler, the sender).
+  template <class Result>
+  static void call(F& fn, std::error_code ec, Result&& r, const endpoint& from) {
+    if constexpr (std::is_same_v<Op, accept_operation>) {
+      fn(ec, std::forward<Result>(r));
+    } else {
+      static_assert(std::is_same_v<Op, datagram_operation>);
+      // send_to's handler takes no endpoint.
+      if constexpr (std::is_invocable_v<F&, std::error_code, std::size_t, const endpoint&>)
+        fn(ec, r, from);
+      else
+        fn(ec, r);
+    }
+  }
+
   static void complete_moved(handler_op* self) {
     io_port& p = *self->port;
     F fn(std::move(self->f));
@@ -307,18 +323,13 @@ struct handler_op : Op {
       socket s(std::move(self->accepted));
       self->~handler_op();
       handler_deallocate(p, self, sizeof(handler_op));
-      fn(ec, std::move(s));
+      call(fn, ec, std::move(s), endpoint{});
     } else {
-      static_assert(std::is_same_v<Op, datagram_operation>);
       std::size_t n = self->bytes;
       endpoint from = self->peer;
       self->~handler_op();
       handler_deallocate(p, self, sizeof(handler_op));
-      // recv_from hands over the sender; send_to's handler takes no endpoint.
-      if constexpr (std::is_invocable_v<F&, std::error_code, std::size_t, const endpoint&>)
-        fn(ec, n, from);
-      else
-        fn(ec, n);
+      call(fn, ec, n, from);
     }
   }
 
@@ -334,14 +345,10 @@ struct handler_op : Op {
       }
     };
     const retire done{self};
-    const std::error_code ec = self.error;
-    if constexpr (std::is_same_v<Op, accept_operation>) {
-      self.f(ec, std::move(self.accepted));
-    } else if constexpr (std::is_invocable_v<F&, std::error_code, std::size_t, const endpoint&>) {
-      self.f(ec, self.bytes, self.peer);
-    } else {
-      self.f(ec, self.bytes);
-    }
+    if constexpr (std::is_same_v<Op, accept_operation>)
+      call(self.f, self.error, std::move(self.accepted), self.peer);
+    else
+      call(self.f, self.error, self.bytes, self.peer);
   }
 
   static handler_op* make(io_port& p, F&& fn) {
