@@ -358,3 +358,49 @@ POCORE_CASE(callbacks_run_concurrently_on_four_threads) {
   EXPECT_FALSE(timed_out) << "only " << arrived.load() << " callbacks ran at the same time";
   for (auto& o : ops) EXPECT_EQ(o.calls, 1);
 }
+
+POCORE_CASE(completion_reaches_port_while_submitter_computes) {
+  // A thread submits a recv and then computes without a single system call
+  // (it spins on the callback's flag, reading the clock through the vDSO)
+  // while this thread sends the data and runs the port. The recv must
+  // complete all the same. On io_uring the wait-then-finish of a request is
+  // task work of the thread that submitted it; the ring asks the kernel not
+  // to interrupt that thread for it (cooperative task running), so it runs
+  // at the thread's next entry to the kernel, the scheduler tick here. A
+  // ring whose task work ran only inside the submitter's own wait
+  // (IORING_SETUP_DEFER_TASKRUN) would never deliver it.
+  stream_pair p = make_tcp_pair(port());
+  ASSERT_TRUE(p.client.is_open() && p.server.is_open());
+  std::uint8_t in = 0;
+  std::atomic<bool> done{false};
+  std::atomic<bool> submitted{false};
+  bool spun_out = false;
+  op_rec r;
+  r.then = [&](op_rec&) { done.store(true, std::memory_order_release); };
+  const auto give_up = clock::now() + wait_budget();
+  std::thread busy([&] {
+    p.server.async_recv(r, pocore::buffer{&in, 1});
+    submitted.store(true, std::memory_order_release);
+    while (!done.load(std::memory_order_acquire)) {
+      if (clock::now() > give_up) {
+        spun_out = true;
+        break;
+      }
+    }
+  });
+  while (!submitted.load(std::memory_order_acquire) && clock::now() < give_up)
+    std::this_thread::yield();
+  const std::uint8_t out = 42;
+  std::error_code ec;
+  EXPECT_EQ(p.client.send(pocore::const_buffer{&out, 1}, ec), 1u);
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_TRUE(run_until(port(), [&] { return r.calls.load() == 1; }));
+  busy.join();
+  EXPECT_FALSE(spun_out) << "the busy thread gave up before the callback ran";
+  EXPECT_EQ(r.calls.load(), 1);
+  EXPECT_FALSE(r.error) << r.error.message();
+  EXPECT_EQ(r.bytes, 1u);
+  EXPECT_EQ(in, 42);
+  p.client.close();
+  p.server.close();
+}
