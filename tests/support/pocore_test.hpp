@@ -52,8 +52,9 @@ using clock = std::chrono::steady_clock;
 bool on_wine() noexcept;
 
 /// How long any single wait in a case may take before it counts as a hang.
-/// Generous (Wine is ~10x slower per operation) but far below the CTest
-/// timeout so the failure message names the wait that stuck.
+/// Generous (Wine is ~10x slower per operation; longer still under
+/// ThreadSanitizer) but below the CTest timeout, so the failure message
+/// names the wait that stuck.
 std::chrono::milliseconds wait_budget() noexcept;
 
 /// Open descriptors of this process (Linux: entries of /proc/self/fd);
