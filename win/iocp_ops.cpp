@@ -133,6 +133,27 @@ void reset(operation& op) noexcept {
 
 int last_wsa() noexcept { return WSAGetLastError(); }
 
+// ConnectEx needs a bound socket, so start_connect binds to port 0 first.
+// The port that bind picks may be the very one the connect is aimed at
+// when nothing listens there any more (a listener on the same host just
+// closed), and then TCP's simultaneous open connects the socket to itself:
+// a "success" with nobody at the other end. Seen under Wine 8.0 in about 1
+// of 3,000 tries of bind 127.0.0.1:0 + close, then bind 0.0.0.0:0. A plain
+// connect() on Linux rarely meets it (its automatic port has the other
+// parity). Nobody listened on that port, so report what the caller would
+// have got a moment earlier: refused. (Go's net package checks the same.)
+bool connected_to_itself(SOCKET h) noexcept {
+  win::sockaddr_buffer local;
+  win::sockaddr_buffer peer;
+  int local_len = sizeof(local);
+  int peer_len = sizeof(peer);
+  if (getsockname(h, reinterpret_cast<sockaddr*>(&local), &local_len) != 0 ||
+      getpeername(h, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0)
+    return false;
+  return win::from_sockaddr(reinterpret_cast<const sockaddr*>(&local), local_len) ==
+         win::from_sockaddr(reinterpret_cast<const sockaddr*>(&peer), peer_len);
+}
+
 }  // namespace
 
 // ---- submission ----
@@ -374,6 +395,18 @@ void iocp_port::start_disconnect(iocp_socket_state& s, operation& op) noexcept {
 operation* iocp_port::complete(iocp_socket_state& s, operation& op, unsigned long err,
                                std::size_t bytes) noexcept {
   auto& p = priv(op);
+  // Wine only (see adopt_packet_status): the operation's APC was dropped.
+  // An AcceptEx has then accepted the connection, only the addresses were
+  // not copied out; a receive has not run at all.
+  bool addresses_lost = false;
+  if (static_cast<std::uint32_t>(native(op).ov.Internal) == status_alerted && bytes == 0) {
+    if (p.kind == op_kind::accept) {
+      err = 0;
+      addresses_lost = true;
+    } else if (issue_again(s, op, err)) {
+      return nullptr;
+    }
+  }
   std::error_code ec;
   if (err != 0) {
     // A closed socket's operations end as "aborted" whatever status the
@@ -433,12 +466,15 @@ operation* iocp_port::complete(iocp_socket_state& s, operation& op, unsigned lon
           // Without it getpeername/shutdown fail on Windows (Wine does not
           // care, WINE.md). It only fails if the socket is unusable.
           op.error = win::last_socket_error();
+        } else if (connected_to_itself(sock(s))) {
+          op.error = make_error_code(errc::connection_refused);
         }
       }
       return &op;
     case op_kind::accept:
       op.bytes = 0;
-      complete_accept(s, op, ec);
+      if (ec && accept_again(s, op, err, ec)) return nullptr;
+      complete_accept(s, op, ec, addresses_lost);
       return &op;
     default:
       op.bytes = bytes;
@@ -446,7 +482,84 @@ operation* iocp_port::complete(iocp_socket_state& s, operation& op, unsigned lon
   }
 }
 
-void iocp_port::complete_accept(iocp_socket_state& s, operation& op, std::error_code ec) noexcept {
+// Wine 8.0 can finish a receive it never performed: the packet says
+// STATUS_ALERTED with 0 bytes (see adopt_packet_status in iocp_port.cpp).
+// Nothing was read (the client-side read, which would have written the
+// OVERLAPPED, never ran), so issuing the record again loses and repeats
+// nothing. The same holds for a datagram send (all or nothing), but not for
+// a stream send: earlier tries may have sent part of it, which the packet
+// does not count; that one is reported as it came. Windows never completes
+// an I/O with this status.
+bool iocp_port::issue_again(iocp_socket_state& s, operation& op, unsigned long& err) noexcept {
+  auto& p = priv(op);
+  const bool whole = p.kind == op_kind::recv || p.kind == op_kind::recv_from ||
+                     p.kind == op_kind::send_to ||
+                     (p.kind == op_kind::send && s.type != socket_type::stream);
+  if (!whole) return false;
+  std::lock_guard lock(s.mutex);
+  if (s.closed || (p.state & state_cancelled) != 0 ||
+      p.index != s.cancel_gen.load(std::memory_order_relaxed)) {
+    err = ERROR_OPERATION_ABORTED;
+    return false;
+  }
+  reset(op);
+  switch (p.kind) {
+    case op_kind::recv:
+      start_recv(s, op);
+      break;
+    case op_kind::send:
+      start_send(s, op);
+      break;
+    case op_kind::recv_from:
+      start_recv_from(s, op);
+      break;
+    default:
+      start_send_to(s, op);
+      break;
+  }
+  return true;
+}
+
+// AcceptEx took a connection that died before the accept completed: reset
+// by the peer (ERROR_NETNAME_DELETED, as Windows reports it), aborted, or,
+// under Wine 8.0, "not connected": its server reads the peer address with
+// getpeername(), which fails with ENOTCONN once the peer has reset, and
+// completes the AcceptEx with STATUS_INVALID_CONNECTION. The listener is
+// fine, so take the next connection with a fresh socket, as the POSIX
+// backends do for ECONNABORTED (and libuv and Asio for AcceptEx). Each
+// retry consumes one dead connection of the backlog, so this cannot spin.
+// Returns true when the record went back to the kernel; when the listener
+// was closed or the record cancelled meanwhile, the record completes as
+// aborted instead (`ec`), the dead connection being nobody's business.
+bool iocp_port::accept_again(iocp_socket_state& s, operation& op, unsigned long err,
+                             std::error_code& ec) noexcept {
+  switch (err) {
+    case ERROR_NETNAME_DELETED:
+    case ERROR_CONNECTION_ABORTED:
+    case ERROR_CONNECTION_INVALID:
+    case WSAECONNRESET:
+    case WSAECONNABORTED:
+    case WSAENOTCONN:
+      break;
+    default:
+      return false;
+  }
+  auto& p = priv(op);
+  std::lock_guard lock(s.mutex);
+  if (s.closed || (p.state & state_cancelled) != 0 ||
+      p.index != s.cancel_gen.load(std::memory_order_relaxed)) {
+    ec = make_error_code(errc::operation_aborted);
+    op.error = ec;
+    return false;
+  }
+  closesocket(native(op).accept_socket);
+  reset(op);
+  start_accept(s, op);
+  return true;
+}
+
+void iocp_port::complete_accept(iocp_socket_state& s, operation& op, std::error_code ec,
+                                bool addresses_lost) noexcept {
   auto& aop = static_cast<accept_operation&>(op);
   SOCKET acc = native(op).accept_socket;
   if (!ec) {
@@ -475,14 +588,23 @@ void iocp_port::complete_accept(iocp_socket_state& s, operation& op, std::error_
     u_long off = 0;
     ioctlsocket(acc, FIONBIO, &off);
   }
-  const win::extension_functions& ext = win::extensions(acc, s.family);
-  sockaddr* local = nullptr;
-  sockaddr* remote = nullptr;
-  INT local_len = 0;
-  INT remote_len = 0;
-  ext.get_accept_ex_sockaddrs(aop.native_addr, 0, accept_addr_len, accept_addr_len, &local,
-                              &local_len, &remote, &remote_len);
-  aop.peer = win::from_sockaddr(remote, remote_len);
+  if (addresses_lost) {
+    // The AcceptEx buffer was never filled: ask the socket itself.
+    win::sockaddr_buffer sa;
+    int len = sizeof(sa);
+    aop.peer = getpeername(acc, reinterpret_cast<sockaddr*>(&sa), &len) == 0
+                   ? win::from_sockaddr(reinterpret_cast<const sockaddr*>(&sa), len)
+                   : endpoint{};
+  } else {
+    const win::extension_functions& ext = win::extensions(acc, s.family);
+    sockaddr* local = nullptr;
+    sockaddr* remote = nullptr;
+    INT local_len = 0;
+    INT remote_len = 0;
+    ext.get_accept_ex_sockaddrs(aop.native_addr, 0, accept_addr_len, accept_addr_len, &local,
+                                &local_len, &remote, &remote_len);
+    aop.peer = win::from_sockaddr(remote, remote_len);
+  }
   socket_state* ns = attach(static_cast<native_handle_type>(acc), s.family, s.type, ec);
   if (ns == nullptr) {  // attach closed the handle
     aop.peer = endpoint{};

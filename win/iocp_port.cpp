@@ -194,6 +194,26 @@ void iocp_port::release(iocp_socket_state& s) noexcept {
   states_.fetch_sub(1, std::memory_order_release);
 }
 
+// Windows writes an I/O's final status into its OVERLAPPED before it queues
+// the packet. Wine 8.0 does too, except when its server drops the APC that
+// would finish the I/O in the thread that issued it: when that thread exits
+// just as the I/O becomes ready, the server cannot signal it, destroys the
+// APC, and that completes the operation with the APC's own status and 0
+// bytes; nobody writes the OVERLAPPED, which keeps STATUS_PENDING. The
+// status is STATUS_ALERTED for a receive ("data ready: read it") and for an
+// AcceptEx ("accepted: copy the addresses out"). Seen in stress.iocp (whose
+// workers exit before its final drain) and reproduced with a receive issued
+// by a thread that exits at once while its data arrives: 81 of 1,000 under
+// Wine 8.0. So when Internal still reads STATUS_PENDING, the status the
+// packet carries is the outcome (the low 32 bits of the entry's Internal;
+// Wine leaves garbage in the upper half); complete() deals with
+// STATUS_ALERTED. The OVERLAPPED is ours once its packet is dequeued. Never
+// the case on Windows.
+void iocp_port::adopt_packet_status(const OVERLAPPED_ENTRY& e) noexcept {
+  if (static_cast<std::uint32_t>(e.lpOverlapped->Internal) == status_pending)
+    e.lpOverlapped->Internal = static_cast<std::uint32_t>(e.Internal);
+}
+
 // Turns one dequeued packet into a finished record, or null.
 operation* iocp_port::take(const OVERLAPPED_ENTRY& e) noexcept {
   // No OVERLAPPED: a wake-up (or a stray packet from a synchronous call on
@@ -208,6 +228,7 @@ operation* iocp_port::take(const OVERLAPPED_ENTRY& e) noexcept {
   auto& s = *reinterpret_cast<iocp_socket_state*>(e.lpCompletionKey);
   // The status is the NTSTATUS the I/O manager left in Internal (pocore
   // sets 0 there when it posts an immediate success itself).
+  adopt_packet_status(e);
   auto status = static_cast<std::int32_t>(e.lpOverlapped->Internal);
   return complete(s, op, win::ntstatus_to_win32(status), e.dwNumberOfBytesTransferred);
 }
@@ -267,6 +288,7 @@ void iocp_port::park_batch(const OVERLAPPED_ENTRY* e, ULONG count) noexcept {
     if (e[i].lpCompletionKey != key_ready) {
       // A raw I/O packet: its status stays in Internal, the byte count
       // goes to InternalHigh (both are ours once the I/O is done).
+      adopt_packet_status(e[i]);
       e[i].lpOverlapped->InternalHigh = e[i].dwNumberOfBytesTransferred;
       priv(op).flags |= flag_raw;
     }

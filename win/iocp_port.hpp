@@ -156,6 +156,10 @@ class iocp_port final : public port_backend {
   static constexpr std::uint16_t flag_raw = 2;
   // priv.state: cancel(op) asked for this record (guarded by its socket's mutex).
   static constexpr std::uint8_t state_cancelled = 1;
+  // NTSTATUS values in OVERLAPPED::Internal that are not an outcome: the
+  // I/O is still in progress / Wine's "ready: the client may do the I/O".
+  static constexpr std::uint32_t status_pending = 0x103;
+  static constexpr std::uint32_t status_alerted = 0x101;
 
   // ---- iocp_port.cpp ----
   void post_ready(operation& op) noexcept;
@@ -166,6 +170,7 @@ class iocp_port final : public port_backend {
   void finish(operation& op) noexcept;
   void release(iocp_socket_state& s) noexcept;
   operation* take(const OVERLAPPED_ENTRY& e) noexcept;
+  static void adopt_packet_status(const OVERLAPPED_ENTRY& e) noexcept;
   void discard(const OVERLAPPED_ENTRY& e) noexcept;
   std::size_t run_local(bool one, std::size_t done) noexcept;
   void drain_on_destroy() noexcept;
@@ -192,7 +197,18 @@ class iocp_port final : public port_backend {
   /// finished, or null when it was issued again (the rest of a send).
   operation* complete(iocp_socket_state& s, operation& op, unsigned long err,
                       std::size_t bytes) noexcept;
-  void complete_accept(iocp_socket_state& s, operation& op, std::error_code ec) noexcept;
+  void complete_accept(iocp_socket_state& s, operation& op, std::error_code ec,
+                       bool addresses_lost) noexcept;
+  /// A packet whose status is STATUS_ALERTED (Wine): the receive (or
+  /// datagram send) was never done. Issues the record again (true), or sets
+  /// `err` to "aborted" when the socket was closed or the record cancelled
+  /// meanwhile; false with `err` untouched for the other kinds.
+  bool issue_again(iocp_socket_state& s, operation& op, unsigned long& err) noexcept;
+  /// An accept whose connection died before it completed: issues it again
+  /// for the next connection (true), or sets `ec` to aborted when the
+  /// listener was closed or the record cancelled meanwhile.
+  bool accept_again(iocp_socket_state& s, operation& op, unsigned long err,
+                    std::error_code& ec) noexcept;
 
   HANDLE port_ = nullptr;
   bool wsa_ = false;
