@@ -172,7 +172,24 @@ bool open_pair(slot& s) {
   if (!ec) ec = c.open(pocore::address_family::ipv4, pocore::socket_type::stream);
   if (!ec) ec = c.connect(at);
   pocore::socket a;
-  if (!ec) a = l.accept(ec);
+  // The listener's port is an ephemeral one that another process on the
+  // host may have just used as a "refused" endpoint and connect to: take
+  // connections until the one from `c` (a few at most), or the pair would
+  // be two strangers and report data loss nobody caused.
+  pocore::endpoint from;
+  if (!ec) from = c.local_endpoint(ec);
+  bool ours = false;
+  for (int i = 0; !ec && !ours && i < 4; ++i) {
+    a = l.accept(ec);
+    if (ec) break;
+    const pocore::endpoint peer = a.remote_endpoint(ec);
+    ours = !ec && peer == from;
+    if (!ours) {
+      a.close();
+      ec.clear();
+    }
+  }
+  if (!ec && !ours) ec = pocore::errc::connection_aborted;
   if (ec) {
     fail("slot " + std::to_string(s.index) + ": cannot make a TCP pair: " + ec.message());
     return false;
