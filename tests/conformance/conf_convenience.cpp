@@ -75,7 +75,8 @@ POCORE_CASE(lambda_accept_connect_send_recv) {
 }
 
 POCORE_CASE(lambda_connect_refused) {
-  const endpoint nobody = refused_endpoint(port(), address_family::ipv4);
+  const refused_target refused = refused_endpoint(port(), address_family::ipv4);
+  const endpoint nobody = refused.at;
   pocore::socket c(port());
   ASSERT_FALSE(c.open(address_family::ipv4, pocore::socket_type::stream));
   std::error_code result;

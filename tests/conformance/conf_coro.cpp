@@ -153,7 +153,8 @@ POCORE_CASE(coro_accept_connect_yield_socket_and_peer) {
 }
 
 POCORE_CASE(coro_connect_refused) {
-  const endpoint nobody = refused_endpoint(port(), address_family::ipv4);
+  const refused_target refused = refused_endpoint(port(), address_family::ipv4);
+  const endpoint nobody = refused.at;
   std::atomic<int> done{0};
   std::error_code result;
   auto client = [&]() -> task<void> {

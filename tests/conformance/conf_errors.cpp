@@ -20,7 +20,8 @@ using pocore::socket_type;
 #define ASSERT_PAIR(p) ASSERT_TRUE((p).client.is_open() && (p).server.is_open())
 
 POCORE_CASE(tcp_connect_refused_async) {
-  const endpoint nobody = refused_endpoint(port(), address_family::ipv4);
+  const refused_target refused = refused_endpoint(port(), address_family::ipv4);
+  const endpoint nobody = refused.at;
   pocore::socket c(port());
   ASSERT_FALSE(c.open(address_family::ipv4, socket_type::stream));
   op_rec r;
@@ -34,7 +35,8 @@ POCORE_CASE(tcp_connect_refused_async) {
 }
 
 POCORE_CASE(tcp_connect_refused_async_ipv6) {
-  const endpoint nobody = refused_endpoint(port(), address_family::ipv6);
+  const refused_target refused = refused_endpoint(port(), address_family::ipv6);
+  const endpoint nobody = refused.at;
   pocore::socket c(port());
   ASSERT_FALSE(c.open(address_family::ipv6, socket_type::stream));
   op_rec r;
@@ -45,7 +47,8 @@ POCORE_CASE(tcp_connect_refused_async_ipv6) {
 }
 
 POCORE_CASE(tcp_connect_refused_sync) {
-  const endpoint nobody = refused_endpoint(port(), address_family::ipv4);
+  const refused_target refused = refused_endpoint(port(), address_family::ipv4);
+  const endpoint nobody = refused.at;
   pocore::socket c(port());
   ASSERT_FALSE(c.open(address_family::ipv4, socket_type::stream));
   EXPECT_EQ(c.connect(nobody), errc::connection_refused);

@@ -170,15 +170,19 @@ pocore::socket make_udp(pocore::io_port& port, pocore::address_family family,
   return s;
 }
 
-pocore::endpoint refused_endpoint(pocore::io_port& port, pocore::address_family family) {
-  pocore::endpoint at;
-  pocore::socket l =
-      make_listener(port,
-                    family == pocore::address_family::ipv6 ? pocore::endpoint::loopback_v6()
-                                                           : pocore::endpoint::loopback_v4(),
-                    at);
-  l.close();
-  return at;
+refused_target refused_endpoint(pocore::io_port& port, pocore::address_family family) {
+  refused_target t{pocore::socket(port), {}};
+  const pocore::endpoint loopback = family == pocore::address_family::ipv6
+                                        ? pocore::endpoint::loopback_v6()
+                                        : pocore::endpoint::loopback_v4();
+  std::error_code ec = t.holder.open(family, pocore::socket_type::stream);
+  EXPECT_FALSE(ec) << "open: " << ec.message();
+  if (!ec) ec = t.holder.bind(loopback);
+  EXPECT_FALSE(ec) << "bind " << loopback.to_string() << ": " << ec.message();
+  if (!ec) t.at = t.holder.local_endpoint(ec);
+  EXPECT_FALSE(ec) << "local_endpoint: " << ec.message();
+  EXPECT_NE(t.at.port(), 0);
+  return t;
 }
 
 std::size_t recv_exact(pocore::io_port& port, pocore::socket& s, void* data, std::size_t n,

@@ -156,9 +156,17 @@ stream_pair make_tcp_pair(pocore::io_port& port,
 /// A UDP socket bound to the loopback of `family`, port 0.
 pocore::socket make_udp(pocore::io_port& port, pocore::address_family family,
                         pocore::endpoint& bound);
-/// A loopback endpoint nobody listens on: bound by a listener that is then
-/// closed, so connecting there is refused.
-pocore::endpoint refused_endpoint(pocore::io_port& port, pocore::address_family family);
+/// A loopback endpoint nobody listens on: a stream socket bound there and
+/// never listening, so connecting there is refused. The socket holds the
+/// port for as long as the object lives: a port merely freed could be
+/// taken meanwhile by a parallel test's listener (which would accept the
+/// connection) or by the connecting socket's own bind(0) (a ConnectEx then
+/// connects the socket to itself).
+struct refused_target {
+  pocore::socket holder;
+  pocore::endpoint at;
+};
+refused_target refused_endpoint(pocore::io_port& port, pocore::address_family family);
 
 /// Receives exactly `n` bytes with async_recv, running the port. Returns
 /// the bytes received (fewer at EOF/error; `ec` then holds the error).
