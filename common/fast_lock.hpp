@@ -11,6 +11,9 @@
 // std::condition_variable_any take it.
 
 #include <atomic>
+#if defined(_WIN32) && defined(__GLIBCXX__)
+#include <thread>
+#endif
 
 namespace pocore::detail {
 
@@ -42,7 +45,16 @@ class fast_lock {
   void lock_slow(int c) noexcept {
     if (c != 2) c = state_.exchange(2, std::memory_order_acquire);
     while (c != 0) {
+#if defined(_WIN32) && defined(__GLIBCXX__)
+      // MinGW's libstdc++ has no futex: its atomic wait goes through a
+      // shared proxy whose wake-up was lost at least once
+      // (unit.state_pool_hands_each_state_to_one_owner_at_a_time hung
+      // under Wine in a CI run; suspected, not proven). Yielding cannot
+      // lose a wake-up; the lock is held only for a few instructions.
+      std::this_thread::yield();
+#else
       state_.wait(2, std::memory_order_relaxed);
+#endif
       c = state_.exchange(2, std::memory_order_acquire);
     }
   }
