@@ -156,6 +156,14 @@ bool connected_to_itself(SOCKET h) noexcept {
 
 }  // namespace
 
+// Called under the socket's mutex before a record goes back to the kernel:
+// true when close() or cancel() came for it since it was last issued.
+bool iocp_port::cancelled_since_issue(const iocp_socket_state& s, operation& op) noexcept {
+  const auto& p = priv(op);
+  return s.closed || (p.state & state_cancelled) != 0 ||
+         p.index != s.cancel_gen.load(std::memory_order_relaxed);
+}
+
 // ---- submission ----
 
 void iocp_port::submit(socket_state& base, operation& op, const endpoint* ep) noexcept {
@@ -431,8 +439,7 @@ operation* iocp_port::complete(iocp_socket_state& s, operation& op, unsigned lon
         // the mutex so close() cannot free the handle number in between and
         // cancel() cannot miss the record while it is not in the kernel.
         std::lock_guard lock(s.mutex);
-        if (s.closed || (p.state & state_cancelled) != 0 ||
-            p.index != s.cancel_gen.load(std::memory_order_relaxed)) {
+        if (cancelled_since_issue(s, op)) {
           op.error = make_error_code(errc::operation_aborted);
           return &op;
         }
@@ -497,8 +504,7 @@ bool iocp_port::issue_again(iocp_socket_state& s, operation& op, unsigned long& 
                      (p.kind == op_kind::send && s.type != socket_type::stream);
   if (!whole) return false;
   std::lock_guard lock(s.mutex);
-  if (s.closed || (p.state & state_cancelled) != 0 ||
-      p.index != s.cancel_gen.load(std::memory_order_relaxed)) {
+  if (cancelled_since_issue(s, op)) {
     err = ERROR_OPERATION_ABORTED;
     return false;
   }
@@ -544,10 +550,8 @@ bool iocp_port::accept_again(iocp_socket_state& s, operation& op, unsigned long 
     default:
       return false;
   }
-  auto& p = priv(op);
   std::lock_guard lock(s.mutex);
-  if (s.closed || (p.state & state_cancelled) != 0 ||
-      p.index != s.cancel_gen.load(std::memory_order_relaxed)) {
+  if (cancelled_since_issue(s, op)) {
     ec = make_error_code(errc::operation_aborted);
     op.error = ec;
     return false;

@@ -204,6 +204,7 @@ class iocp_port final : public port_backend {
   /// `err` to "aborted" when the socket was closed or the record cancelled
   /// meanwhile; false with `err` untouched for the other kinds.
   bool issue_again(iocp_socket_state& s, operation& op, unsigned long& err) noexcept;
+  static bool cancelled_since_issue(const iocp_socket_state& s, operation& op) noexcept;
   /// An accept whose connection died before it completed: issues it again
   /// for the next connection (true), or sets `ec` to aborted when the
   /// listener was closed or the record cancelled meanwhile.
